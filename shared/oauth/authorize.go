@@ -1,0 +1,218 @@
+package oauth
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Response types (RFC 6749 §3.1.1).
+const (
+	ResponseTypeCode  = "code"
+	ResponseTypeToken = "token"
+)
+
+// AuthorizeRequest is a validated authorization request (RFC 6749 §4.1.1,
+// §4.2.1; RFC 7636 §4.3).
+type AuthorizeRequest struct {
+	Client       *Client
+	ResponseType string
+	// RedirectURI is where the response goes: the parameter, or the only
+	// registered URI when the parameter was omitted.
+	RedirectURI string
+	// RedirectURIParam is the redirect_uri parameter as sent ("" if
+	// omitted); the token request must repeat it (§4.1.3).
+	RedirectURIParam    string
+	Scopes              []string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	// Params are the request's parameters, for carrying the request through
+	// the login and consent pages.
+	Params url.Values
+}
+
+// Scope returns the requested scope, space-delimited.
+func (r *AuthorizeRequest) Scope() string { return joinScope(r.Scopes) }
+
+// ParseAuthorizeRequest validates the parameters of an authorization
+// request (each given at most once; the HTTP layer checks that).
+//
+// It returns a nil request when client_id or redirect_uri is missing,
+// unknown or mismatched: that error MUST be shown to the user and never
+// redirected (RFC 6749 §4.1.2.1, §3.1.2.4). Any other error comes with a
+// non-nil request and is sent to the client with ErrorRedirect.
+func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (*AuthorizeRequest, *Error) {
+	clientID := params.Get("client_id")
+	if clientID == "" {
+		return nil, ErrInvalidRequest("client_id is missing")
+	}
+	client, err := s.lookupClient(ctx, clientID)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	given := params.Get("redirect_uri")
+	redirect := matchRedirectURI(client, given)
+	if redirect == "" {
+		if given == "" {
+			return nil, ErrInvalidRequest("redirect_uri is required: the client registered several")
+		}
+		return nil, ErrInvalidRequest("redirect_uri does not match any URI registered for this client")
+	}
+	req := &AuthorizeRequest{
+		Client:           client,
+		ResponseType:     params.Get("response_type"),
+		RedirectURI:      redirect,
+		RedirectURIParam: given,
+		State:            params.Get("state"),
+		Params:           params,
+	}
+	if oe := s.validateAuthorizeRequest(req, params); oe != nil {
+		return req, oe
+	}
+	return req, nil
+}
+
+func (s *Server) validateAuthorizeRequest(req *AuthorizeRequest, params url.Values) *Error {
+	client := req.Client
+	switch req.ResponseType {
+	case "":
+		return ErrInvalidRequest("response_type is missing")
+	case ResponseTypeCode:
+		if !client.AllowsGrant(GrantAuthorizationCode) || !client.AllowsResponseType(ResponseTypeCode) {
+			return ErrUnauthorizedClient("this client may not use the authorization code grant")
+		}
+	case ResponseTypeToken:
+		if !client.AllowsGrant(GrantImplicit) || !client.AllowsResponseType(ResponseTypeToken) {
+			return ErrUnauthorizedClient("this client may not use the implicit grant")
+		}
+	default:
+		return ErrUnsupportedResponseType("response_type %q is not supported", req.ResponseType)
+	}
+	if rm := params.Get("response_mode"); rm != "" && rm != req.defaultResponseMode() {
+		return ErrInvalidRequest("response_mode %q is not supported for response_type %s", rm, req.ResponseType)
+	}
+	scopes, oe := resolveScope(params.Get("scope"), client.Scopes)
+	if oe != nil {
+		return oe
+	}
+	req.Scopes = scopes
+	if req.ResponseType == ResponseTypeCode {
+		return req.validatePKCE(params)
+	}
+	return nil
+}
+
+// validatePKCE applies RFC 7636 §4.3 and §4.4.1 and RFC 9700 §2.1.1: S256
+// only, well-formed challenge, required for public clients.
+func (req *AuthorizeRequest) validatePKCE(params url.Values) *Error {
+	challenge, method := params.Get("code_challenge"), params.Get("code_challenge_method")
+	if challenge == "" {
+		if method != "" {
+			return ErrInvalidRequest("code_challenge_method given without code_challenge")
+		}
+		if req.Client.IsPublic() {
+			return ErrInvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256")
+		}
+		return nil
+	}
+	if method == "" {
+		// RFC 7636 §4.3 defaults to "plain", which is refused.
+		return ErrInvalidRequest("code_challenge_method is required and must be S256")
+	}
+	if method != PKCEMethodS256 {
+		return ErrInvalidRequest("code_challenge_method %q is not supported; use S256", method)
+	}
+	if !validPKCEString(challenge) {
+		return ErrInvalidRequest("code_challenge must be 43-128 unreserved characters (RFC 7636 §4.2)")
+	}
+	req.CodeChallenge, req.CodeChallengeMethod = challenge, method
+	return nil
+}
+
+func (req *AuthorizeRequest) defaultResponseMode() string {
+	if req.ResponseType == ResponseTypeToken {
+		return "fragment"
+	}
+	return "query"
+}
+
+// Approve issues the response to an authorization the user approved and
+// returns the redirect URL: a code in the query (§4.1.2) or, for the
+// implicit grant, an access token in the fragment (§4.2.2). A failure to
+// issue is itself redirected as server_error or temporarily_unavailable.
+func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Session) string {
+	var params url.Values
+	var err error
+	if req.ResponseType == ResponseTypeToken {
+		params, err = s.issueImplicit(ctx, req, sess)
+	} else {
+		params, err = s.issueCode(ctx, req, sess)
+	}
+	if err != nil {
+		return s.ErrorRedirect(req, AsError(err))
+	}
+	if req.State != "" {
+		params.Set("state", req.State)
+	}
+	params.Set("iss", s.cfg.Issuer) // RFC 9207 §2
+	return appendParams(req.RedirectURI, params, req.ResponseType == ResponseTypeToken)
+}
+
+// ErrorRedirect returns the redirect URL carrying an error response
+// (§4.1.2.1, §4.2.2.1) with state and iss (RFC 9207).
+func (s *Server) ErrorRedirect(req *AuthorizeRequest, oe *Error) string {
+	params := url.Values{"error": {oe.Code}}
+	if oe.Description != "" {
+		params.Set("error_description", oe.Description)
+	}
+	if oe.URI != "" {
+		params.Set("error_uri", oe.URI)
+	}
+	if req.State != "" {
+		params.Set("state", req.State)
+	}
+	params.Set("iss", s.cfg.Issuer)
+	return appendParams(req.RedirectURI, params, req.ResponseType == ResponseTypeToken)
+}
+
+// issueCode creates and stores an authorization code (RFC 6749 §4.1.2):
+// 256 random bits, stored hashed, bound to everything the token request
+// must match.
+func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Session) (url.Values, error) {
+	code := RandomToken()
+	now := s.now()
+	err := s.store.CreateCode(ctx, &AuthorizationCode{
+		Hash:                HashToken(code),
+		GrantID:             RandomToken(),
+		ClientID:            req.Client.ID,
+		RedirectURI:         req.RedirectURIParam,
+		Scopes:              req.Scopes,
+		Subject:             sess.Subject,
+		Username:            sess.Username,
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: req.CodeChallengeMethod,
+		AuthTime:            sess.AuthTime,
+		ExpiresAt:           now.Add(s.cfg.CodeLifetime),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return url.Values{"code": {code}}, nil
+}
+
+// issueImplicit issues an access token in the authorization response
+// (§4.2.2). It gets no refresh token and belongs to no grant.
+func (s *Server) issueImplicit(ctx context.Context, req *AuthorizeRequest, sess *Session) (url.Values, error) {
+	tok, lifetime, err := s.issueAccessToken(ctx, req.Client, sess.Subject, sess.Username, req.Scopes, "")
+	if err != nil {
+		return nil, err
+	}
+	return url.Values{
+		"access_token": {tok},
+		"token_type":   {"Bearer"},
+		"expires_in":   {strconv.FormatInt(int64(lifetime/time.Second), 10)},
+		"scope":        {req.Scope()},
+	}, nil
+}

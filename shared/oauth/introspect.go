@@ -1,0 +1,118 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// Introspection is an introspection response (RFC 7662 §2.2). An inactive
+// token yields only {"active": false}.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	Jti       string   `json:"jti,omitempty"`
+}
+
+var inactive = &Introspection{Active: false}
+
+// Introspect reports on a token for an authenticated client (RFC 7662
+// §2.1). Public clients may not introspect: their client_id is no secret,
+// so allowing them would open the endpoint to anyone (§4). The hint only
+// orders the lookups (§2.1). Store faults are errors, not "inactive", so a
+// resource server can tell an outage from a bad token.
+func (s *Server) Introspect(ctx context.Context, caller *Client, token, hint string) (*Introspection, error) {
+	if caller.IsPublic() {
+		return nil, ErrInvalidClient("introspection requires a confidential client")
+	}
+	if token == "" {
+		return nil, ErrInvalidRequest("token is missing")
+	}
+	if len(token) > maxTokenParamLength {
+		return inactive, nil
+	}
+	if looksLikeJWT(token) {
+		return s.introspectAccessToken(ctx, token)
+	}
+	return s.introspectRefreshToken(ctx, token)
+}
+
+// looksLikeJWT tells a compact JWS (three dot-separated parts) from a
+// refresh token ("<grant id>.<secret>").
+func looksLikeJWT(token string) bool { return strings.Count(token, ".") == 2 }
+
+func (s *Server) introspectAccessToken(ctx context.Context, token string) (*Introspection, error) {
+	claims, err := s.verifier.Verify(ctx, token)
+	if errors.Is(err, ErrKeyUnavailable) {
+		return nil, ErrServer(err)
+	}
+	if err != nil {
+		return inactive, nil
+	}
+	revoked, err := s.store.AccessTokenRevoked(ctx, claims.ID, claims.GrantID)
+	if err != nil {
+		return nil, ErrServer(err)
+	}
+	if revoked {
+		return inactive, nil
+	}
+	return &Introspection{
+		Active:    true,
+		Scope:     claims.Scope,
+		ClientID:  claims.ClientID,
+		Username:  claims.Username,
+		TokenType: "Bearer",
+		Exp:       claims.ExpiresAt.Unix(),
+		Iat:       claims.IssuedAt.Unix(),
+		Sub:       claims.Subject,
+		Aud:       claims.Audience,
+		Iss:       claims.Issuer,
+		Jti:       claims.ID,
+	}, nil
+}
+
+func (s *Server) introspectRefreshToken(ctx context.Context, token string) (*Introspection, error) {
+	rt, err := s.liveRefreshToken(ctx, token)
+	if err != nil || rt == nil {
+		return inactive, err
+	}
+	return &Introspection{
+		Active:    true,
+		Scope:     joinScope(rt.Scopes),
+		ClientID:  rt.ClientID,
+		Username:  rt.Username,
+		TokenType: refreshTokenTypeHint,
+		Exp:       rt.ExpiresAt.Unix(),
+		Iat:       rt.IssuedAt.Unix(),
+		Sub:       rt.Subject,
+		Iss:       s.cfg.Issuer,
+	}, nil
+}
+
+// liveRefreshToken returns the refresh token's record if it is live, nil if
+// it is unknown, rotated, revoked or expired, and an error on store faults.
+func (s *Server) liveRefreshToken(ctx context.Context, token string) (*RefreshToken, error) {
+	grantID, ok := grantIDOf(token)
+	if !ok {
+		return nil, nil
+	}
+	rt, err := s.store.GetRefreshToken(ctx, grantID, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, ErrServer(err)
+	}
+	if rt.Rotated || rt.GrantRevoked || !s.now().Before(rt.ExpiresAt) {
+		return nil, nil
+	}
+	return rt, nil
+}

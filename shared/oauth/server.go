@@ -1,0 +1,136 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config holds the server's policy. Zero durations take the defaults below.
+type Config struct {
+	// Issuer is the authorization server's identifier (RFC 8414 §2): an
+	// https URL (http only for loopback) without query or fragment.
+	Issuer string
+	// Audience is the "aud" of access tokens and what verification accepts;
+	// it defaults to the issuer (RFC 9068 §3).
+	Audience []string
+	// ScopesSupported is advertised in the metadata (RFC 8414 §2).
+	ScopesSupported      []string
+	AccessTokenLifetime  time.Duration // default 1 h
+	RefreshTokenLifetime time.Duration // default 30 days; each rotation starts a new period
+	CodeLifetime         time.Duration // default 60 s (RFC 6749 §4.1.2: "maximum ... of 10 minutes RECOMMENDED")
+	SessionLifetime      time.Duration // default 12 h
+	// Leeway is the clock skew allowed when verifying tokens (default 30 s).
+	Leeway time.Duration
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultAccessTokenLifetime  = time.Hour
+	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
+	DefaultCodeLifetime         = 60 * time.Second
+	DefaultSessionLifetime      = 12 * time.Hour
+	DefaultLeeway               = 30 * time.Second
+)
+
+// Endpoint paths, relative to the issuer.
+const (
+	PathAuthorize        = "/authorize"
+	PathToken            = "/token"
+	PathIntrospect       = "/introspect"
+	PathRevoke           = "/revoke"
+	PathJWKS             = "/.well-known/jwks.json"
+	PathMetadata         = "/.well-known/oauth-authorization-server"
+	PathOpenIDMetadata   = "/.well-known/openid-configuration"
+	PathLogout           = "/logout"
+	maxTokenParamLength  = 4096
+	grantIDSeparator     = "."
+	refreshTokenTypeHint = "refresh_token"
+	accessTokenTypeHint  = "access_token"
+)
+
+// Server is the authorization server's logic, free of any transport. Its
+// methods take parsed requests and return responses or *Error values.
+type Server struct {
+	cfg       Config
+	store     Store
+	signer    Signer
+	passwords PasswordChecker
+	verifier  *TokenVerifier
+}
+
+// NewServer checks cfg, fills in defaults and returns a Server.
+func NewServer(cfg Config, store Store, signer Signer, passwords PasswordChecker) (*Server, error) {
+	if err := validateIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if store == nil || signer == nil || passwords == nil {
+		return nil, errors.New("oauth: NewServer needs a store, a signer and a password checker")
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if len(cfg.Audience) == 0 {
+		cfg.Audience = []string{cfg.Issuer}
+	}
+	setDefault(&cfg.AccessTokenLifetime, DefaultAccessTokenLifetime)
+	setDefault(&cfg.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
+	setDefault(&cfg.CodeLifetime, DefaultCodeLifetime)
+	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
+	setDefault(&cfg.Leeway, DefaultLeeway)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, store: store, signer: signer, passwords: passwords}
+	s.verifier = &TokenVerifier{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Keys:     func(ctx context.Context, _ string) ([]PublicKey, error) { return signer.PublicKeys(ctx) },
+		Leeway:   cfg.Leeway,
+		Now:      cfg.Now,
+	}
+	return s, nil
+}
+
+// Config returns the server's effective configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Verifier returns the verifier for this server's access tokens.
+func (s *Server) Verifier() *TokenVerifier { return s.verifier }
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// validateIssuer applies RFC 8414 §2: https, no query or fragment; plain
+// http is allowed for loopback hosts only, for local development.
+func validateIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("oauth: issuer %q is not an absolute URL", issuer)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("oauth: issuer %q must not have a query, fragment or user info", issuer)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	default:
+		return fmt.Errorf("oauth: issuer %q must use https (http only for 127.0.0.1, [::1] or localhost)", issuer)
+	}
+	return nil
+}
+
+// IsLoopbackIssuer reports whether the issuer is plain http on a loopback
+// host, where cookies cannot be marked Secure.
+func (s *Server) IsLoopbackIssuer() bool { return strings.HasPrefix(s.cfg.Issuer, "http://") }
+
+// URL returns the absolute URL of an endpoint path.
+func (s *Server) URL(path string) string { return s.cfg.Issuer + path }
