@@ -1,5 +1,11 @@
 module github.com/gatehouse/gatehouse
 
-go 1.26
+go 1.26.0
 
 require github.com/golang-jwt/jwt/v5 v5.3.1
+
+require (
+	github.com/aws/aws-lambda-go v1.55.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)

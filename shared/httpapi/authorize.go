@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// Form fields of the login and consent pages. The original authorization
+// request travels in fieldRequest and is validated again on every post:
+// nothing from a hidden field is trusted.
+const (
+	fieldAction   = "gh_action" // "login" or "consent"
+	fieldRequest  = "gh_request"
+	fieldCSRF     = "gh_csrf"
+	actionLogin   = "login"
+	actionConsent = "consent"
+)
+
+// authorize serves the authorization endpoint (RFC 6749 §3.1): GET, or POST
+// of the same parameters (§3.1 allows it), or POST from our own login and
+// consent forms.
+func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
+	rec := h.begin(r, "authorize")
+	defer rec.end()
+	var params url.Values
+	var oe *oauth.Error
+	switch r.Method {
+	case http.MethodGet:
+		params, oe = parseParams(r.URL.RawQuery)
+	case http.MethodPost:
+		params, oe = readForm(r, h.opts.MaxBodyBytes)
+		if oe == nil && params.Get(fieldAction) != "" {
+			h.formPost(w, r, params, rec)
+			return
+		}
+	default:
+		methodNotAllowed(w, "GET, POST")
+		return
+	}
+	if oe != nil {
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
+	req := h.parseRequest(w, r, params, rec)
+	if req == nil {
+		return
+	}
+	sess := h.session(r)
+	if sess == nil {
+		h.loginPage(w, r, req, "")
+		return
+	}
+	h.consentPage(w, r, req, sess)
+}
+
+// parseRequest validates an authorization request. Errors that must not be
+// redirected (bad client or redirect URI) get the error page; the others
+// are redirected to the client. It returns nil when it has answered.
+func (h *Handlers) parseRequest(w http.ResponseWriter, r *http.Request, params url.Values, rec *record) *oauth.AuthorizeRequest {
+	rec.clientID = params.Get("client_id")
+	req, oe := h.srv.ParseAuthorizeRequest(r.Context(), params)
+	switch {
+	case req == nil:
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return nil
+	case oe != nil:
+		rec.fail(oe)
+		redirect(w, r, h.srv.ErrorRedirect(req, oe))
+		return nil
+	}
+	return req
+}
+
+// formPost handles the login and consent forms.
+func (h *Handlers) formPost(w http.ResponseWriter, r *http.Request, form url.Values, rec *record) {
+	if !h.csrfValid(r, form) {
+		oe := oauth.ErrInvalidRequest("this form has expired or did not come from this site")
+		rec.fail(oe)
+		h.errorPageStatus(w, r, oe, http.StatusForbidden)
+		return
+	}
+	params, oe := parseParams(form.Get(fieldRequest))
+	if oe != nil {
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
+	req := h.parseRequest(w, r, params, rec)
+	if req == nil {
+		return
+	}
+	switch form.Get(fieldAction) {
+	case actionLogin:
+		h.login(w, r, req, form, rec)
+	case actionConsent:
+		h.consent(w, r, req, form, rec)
+	default:
+		oe := oauth.ErrInvalidRequest("unknown form action")
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+	}
+}
+
+// login checks the password, starts a session and sends the browser back to
+// the authorization request (POST-redirect-GET), which now finds the
+// session and shows the consent page.
+func (h *Handlers) login(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, form url.Values, rec *record) {
+	sess, cookie, err := h.srv.Login(r.Context(), form.Get("username"), form.Get("password"))
+	if errors.Is(err, oauth.ErrLoginFailed) {
+		rec.outcome = "login_failed"
+		h.loginPage(w, r, req, "The username or password is not right. Check them and try again.")
+		return
+	}
+	if err != nil {
+		rec.fail(err)
+		h.errorPage(w, r, oauth.AsError(err))
+		return
+	}
+	h.setSessionCookie(w, cookie, sess)
+	redirect(w, r, h.srv.URL(oauth.PathAuthorize)+"?"+req.Params.Encode())
+}
+
+// consent applies the user's decision (RFC 6749 §4.1.2, §4.1.2.1
+// access_denied).
+func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, form url.Values, rec *record) {
+	sess := h.session(r)
+	if sess == nil {
+		h.loginPage(w, r, req, "Your session has ended. Sign in again.")
+		return
+	}
+	switch form.Get("decision") {
+	case "allow":
+		redirect(w, r, h.srv.Approve(r.Context(), req, sess))
+	case "deny":
+		rec.outcome = oauth.CodeAccessDenied
+		redirect(w, r, h.srv.ErrorRedirect(req, oauth.ErrAccessDenied("the user denied the request")))
+	default:
+		oe := oauth.ErrInvalidRequest("choose allow or deny")
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+	}
+}
+
+// logout ends the browser session: GET shows a confirmation form, POST
+// (with the CSRF token) signs out.
+func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
+	rec := h.begin(r, "logout")
+	defer rec.end()
+	switch r.Method {
+	case http.MethodGet:
+		h.render(w, r, http.StatusOK, pageLogout, &pageData{Title: "Sign out", CSRF: h.csrfToken(w, r),
+			FormAction: h.srv.URL(oauth.PathLogout)}, "")
+	case http.MethodPost:
+		form, oe := readForm(r, h.opts.MaxBodyBytes)
+		if oe == nil && !h.csrfValid(r, form) {
+			oe = oauth.ErrInvalidRequest("this form has expired or did not come from this site")
+		}
+		if oe != nil {
+			rec.fail(oe)
+			h.errorPageStatus(w, r, oe, http.StatusForbidden)
+			return
+		}
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if err := h.srv.Logout(r.Context(), c.Value); err != nil {
+				rec.fail(err)
+				h.errorPage(w, r, oauth.AsError(err))
+				return
+			}
+		}
+		h.clearSessionCookie(w)
+		h.render(w, r, http.StatusOK, pageSignedOut, &pageData{Title: "Signed out"}, "")
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
+}
+
+// redirect sends the browser on: 302 after a GET, 303 after a POST so the
+// form body is not re-posted to the target (RFC 9700 §4.12).
+func redirect(w http.ResponseWriter, r *http.Request, location string) {
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", location)
+	w.WriteHeader(status)
+}
