@@ -75,6 +75,9 @@ func (v *TokenVerifier) Verify(ctx context.Context, token string) (*AccessTokenC
 	if v.Now != nil {
 		now = v.Now
 	}
+	if v.Issuer == "" || len(v.Audience) == 0 {
+		return nil, errors.New("oauth: TokenVerifier needs an issuer and an audience")
+	}
 	var keyErr error
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"}),
@@ -87,6 +90,10 @@ func (v *TokenVerifier) Verify(ctx context.Context, token string) (*AccessTokenC
 	)
 	claims := &AccessTokenClaims{}
 	_, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 §4.1.11: no critical extension is understood here.
+			return nil, errors.New("unsupported crit header")
+		}
 		typ, _ := t.Header["typ"].(string)
 		if !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), AccessTokenType) {
 			return nil, fmt.Errorf("typ %q is not %s", typ, AccessTokenType)

@@ -64,7 +64,11 @@ func (j JWK) PublicKey() (any, error) {
 		if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
 			return nil, fmt.Errorf("oauth: malformed RSA JWK %q", j.Kid)
 		}
-		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
+		key := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		if key.N.BitLen() < 2048 || key.E < 3 || key.E%2 == 0 {
+			return nil, fmt.Errorf("oauth: RSA JWK %q is weaker than 2048 bits or has a bad exponent", j.Kid)
+		}
+		return key, nil
 	case "EC":
 		if j.Crv != "P-256" {
 			return nil, fmt.Errorf("oauth: unsupported curve %q in JWK %q", j.Crv, j.Kid)

@@ -89,23 +89,28 @@ type Store interface {
 	// GetCode returns the code with this hash, redeemed or not.
 	GetCode(ctx context.Context, hash string) (*AuthorizationCode, error)
 	// RedeemCode atomically marks the code redeemed and, if first is not
-	// nil, stores the grant's first refresh token. It fails with
-	// ErrConflict, writing nothing, if the code was already redeemed.
+	// nil, stores the grant's first refresh token. It fails, writing
+	// nothing, with ErrConflict if the code was already redeemed (or first's
+	// hash is taken) and ErrNotFound if the code is missing or expired.
 	RedeemCode(ctx context.Context, codeHash string, first *RefreshToken) error
 
 	// CreateRefreshToken stores the first refresh token of a new grant.
 	CreateRefreshToken(ctx context.Context, token *RefreshToken) error
 	// GetRefreshToken returns the token with this hash, rotated or not, with
-	// GrantRevoked filled in (grantID lets a store fetch both at once).
+	// GrantRevoked filled in (grantID lets a store fetch both at once). A
+	// token of another grant is ErrNotFound.
 	GetRefreshToken(ctx context.Context, grantID, hash string) (*RefreshToken, error)
 	// RotateRefreshToken atomically marks the token oldHash rotated and
 	// stores next, only if oldHash is not yet rotated and its grant is not
-	// revoked; otherwise ErrConflict and nothing is written.
+	// revoked; otherwise ErrConflict (ErrNotFound if oldHash is missing or
+	// expired) and nothing is written. next.GrantID is the old token's
+	// grant: a rotation never moves a token to another grant.
 	RotateRefreshToken(ctx context.Context, oldHash string, next *RefreshToken) error
 
 	// RevokeGrant revokes every token of the grant with one write: later
 	// GetRefreshToken, RotateRefreshToken and AccessTokenRevoked calls see it
-	// until keepUntil, after which no token of the grant can be alive.
+	// until keepUntil, after which no token of the grant can be alive. A
+	// later call never shortens an earlier revocation.
 	RevokeGrant(ctx context.Context, grantID string, keepUntil time.Time) error
 	// RevokeAccessToken records the revocation of one access token until it
 	// would have expired anyway.
@@ -118,6 +123,7 @@ type Store interface {
 
 	CreateSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, hash string) (*Session, error)
+	// DeleteSession removes a session; a missing one is not an error.
 	DeleteSession(ctx context.Context, hash string) error
 }
 

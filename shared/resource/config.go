@@ -1,0 +1,159 @@
+package resource
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultLeeway             = 30 * time.Second
+	MaxLeeway                 = 60 * time.Second
+	DefaultMinRefetchInterval = 10 * time.Second
+	DefaultCacheTTL           = 10 * time.Minute
+	DefaultHTTPTimeout        = 5 * time.Second
+	// JWKSPath is where Gatehouse publishes its JWK Set, relative to the
+	// issuer.
+	JWKSPath = "/.well-known/jwks.json"
+)
+
+// Config describes the authorization server whose tokens a resource server
+// accepts and how bearer tokens may be presented. Zero values take the
+// defaults above.
+type Config struct {
+	// Issuer is the authorization server's identifier, compared with the
+	// token's "iss" claim (RFC 9068 §4). It must be an https URL (plain
+	// http only on a loopback host). A trailing slash is dropped, as
+	// Gatehouse does.
+	Issuer string
+	// Audience lists the identifiers of this resource server; a token must
+	// name at least one of them in "aud" (RFC 9068 §4). Required.
+	Audience []string
+	// JWKSURL is where the verification keys are fetched from (RFC 7517
+	// §5). Default: Issuer + JWKSPath. It must be https (http only on a
+	// loopback host).
+	JWKSURL string
+	// HTTPClient fetches the JWKS. Default: a client with a 5 s timeout
+	// that refuses redirects to plain http.
+	HTTPClient *http.Client
+	// Leeway is the clock skew tolerated on exp and iat. Default 30 s;
+	// at most MaxLeeway.
+	Leeway time.Duration
+	// AllowQueryToken accepts the access_token URI query parameter (RFC 6750
+	// §2.3). It is off by default: the token ends up in logs and Referer
+	// headers (RFC 6750 §5.3). When off, a request carrying one is refused
+	// with invalid_request.
+	AllowQueryToken bool
+	// Realm, if set, is sent as the realm of the Bearer challenge (RFC 6750
+	// §3). It must be printable ASCII.
+	Realm string
+	// MinRefetchInterval is the least time between two JWKS fetches, so
+	// tokens naming made-up key ids cannot make this server hammer the
+	// authorization server. Default 10 s.
+	MinRefetchInterval time.Duration
+	// CacheTTL is how long fetched keys are trusted before the JWKS is
+	// fetched again. Default 10 min. If a refetch fails, the old keys stay
+	// in use for the key ids they cover.
+	CacheTTL time.Duration
+	// Logger receives JWKS fetch failures (never token contents). Default:
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults checks cfg and fills in its defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	if err := checkURL("issuer", cfg.Issuer); err != nil {
+		return cfg, err
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if len(cfg.Audience) == 0 {
+		return cfg, errors.New("resource: Config.Audience is required (RFC 9068 §4)")
+	}
+	for _, a := range cfg.Audience {
+		if a == "" {
+			return cfg, errors.New("resource: Config.Audience has an empty entry")
+		}
+	}
+	cfg.Audience = append([]string(nil), cfg.Audience...)
+	if cfg.JWKSURL == "" {
+		cfg.JWKSURL = cfg.Issuer + JWKSPath
+	}
+	if err := checkURL("JWKS URL", cfg.JWKSURL); err != nil {
+		return cfg, err
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout, CheckRedirect: checkRedirect}
+	}
+	switch {
+	case cfg.Leeway == 0:
+		cfg.Leeway = DefaultLeeway
+	case cfg.Leeway < 0 || cfg.Leeway > MaxLeeway:
+		return cfg, fmt.Errorf("resource: Config.Leeway must be between 0 and %s", MaxLeeway)
+	}
+	switch {
+	case cfg.MinRefetchInterval == 0:
+		cfg.MinRefetchInterval = DefaultMinRefetchInterval
+	case cfg.MinRefetchInterval < 0:
+		return cfg, errors.New("resource: Config.MinRefetchInterval is negative")
+	}
+	switch {
+	case cfg.CacheTTL == 0:
+		cfg.CacheTTL = DefaultCacheTTL
+	case cfg.CacheTTL < 0:
+		return cfg, errors.New("resource: Config.CacheTTL is negative")
+	}
+	for i := 0; i < len(cfg.Realm); i++ {
+		if c := cfg.Realm[i]; c < 0x20 || c > 0x7e {
+			return cfg, errors.New("resource: Config.Realm must be printable ASCII")
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg, nil
+}
+
+// checkURL requires an absolute https URL (http only for loopback hosts)
+// without query, fragment or user info.
+func checkURL(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("resource: %s %q is not an absolute URL", what, raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("resource: %s %q must not have a query, fragment or user info", what, raw)
+	}
+	if !secureScheme(u) {
+		return fmt.Errorf("resource: %s %q must use https (http only for 127.0.0.1, [::1] or localhost)", what, raw)
+	}
+	return nil
+}
+
+func secureScheme(u *url.URL) bool {
+	return u.Scheme == "https" || u.Scheme == "http" && isLoopbackHost(u.Hostname())
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkRedirect keeps JWKS fetches off plain http when following redirects.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !secureScheme(req.URL) {
+		return fmt.Errorf("refusing redirect to %s URL", req.URL.Scheme)
+	}
+	return nil
+}

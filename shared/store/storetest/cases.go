@@ -1,0 +1,555 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// racers is how many goroutines race for one single-use record.
+const racers = 50
+
+// suite is every case of the conformance suite, by group.
+var suite = []group{
+	{"Client", []testCase{
+		{"NotFound", clientNotFound},
+		{"Found", clientFound},
+	}},
+	{"User", []testCase{
+		{"NotFound", userNotFound},
+		{"Found", userFound},
+	}},
+	{"Code", []testCase{
+		{"CreateGet", codeCreateGet},
+		{"NotFound", codeNotFound},
+		{"CreateDuplicate", codeCreateDuplicate},
+		{"Redeem", codeRedeem},
+		{"RedeemWithoutRefreshToken", codeRedeemWithoutRefreshToken},
+		{"RedeemTwice", codeRedeemTwice},
+		{"RedeemMissing", codeRedeemMissing},
+		{"RedeemExpired", codeRedeemExpired},
+		{"RedeemTakenRefreshToken", codeRedeemTakenRefreshToken},
+		{"RedeemConcurrently", codeRedeemConcurrently},
+	}},
+	{"RefreshToken", []testCase{
+		{"CreateGet", refreshCreateGet},
+		{"NotFound", refreshNotFound},
+		{"OtherGrant", refreshOtherGrant},
+		{"CreateDuplicate", refreshCreateDuplicate},
+		{"Rotate", refreshRotate},
+		{"RotateChain", refreshRotateChain},
+		{"RotateTwice", refreshRotateTwice},
+		{"RotateMissing", refreshRotateMissing},
+		{"RotateExpired", refreshRotateExpired},
+		{"RotateIntoOtherGrant", refreshRotateIntoOtherGrant},
+		{"RotateTakenNext", refreshRotateTakenNext},
+		{"RotateConcurrently", refreshRotateConcurrently},
+	}},
+	{"Revocation", []testCase{
+		{"GetRefreshTokenReportsGrantRevoked", revokeGrantReported},
+		{"RotateRefusedAfterRevokeGrant", revokeGrantRefusesRotation},
+		{"RevokeGrantInPast", revokeGrantInPast},
+		{"RevokeGrantTwice", revokeGrantTwice},
+		{"AccessTokenByJTI", revokeAccessTokenByJTI},
+		{"AccessTokenByGrant", revokeAccessTokenByGrant},
+		{"AccessTokenRevokedTwice", revokeAccessTokenTwice},
+	}},
+	{"Session", []testCase{
+		{"CreateGet", sessionCreateGet},
+		{"NotFound", sessionNotFound},
+		{"CreateDuplicate", sessionCreateDuplicate},
+		{"Delete", sessionDelete},
+		{"DeleteMissing", sessionDeleteMissing},
+	}},
+	{"Expiry", []testCase{
+		{"Past", expiryPast},
+		{"Future", expiryFuture},
+		{"Lapses", expiryLapses},
+	}},
+}
+
+// Clients and users.
+
+func clientNotFound(e *env) {
+	_, err := e.h.Store.GetClient(e.ctx, "client-"+id())
+	e.wantErr(err, oauth.ErrNotFound, "GetClient")
+}
+
+func clientFound(e *env) {
+	public := e.newClient()
+	public.SecretHash = ""
+	public.TokenEndpointAuthMethod = "none"
+	public.Scopes = nil
+	public.AccessTokenLifetime = 0
+	for _, c := range []*oauth.Client{e.newClient(), public} {
+		e.must(e.h.Admin.PutClient(e.ctx, c), "PutClient")
+		got, err := e.h.Store.GetClient(e.ctx, c.ID)
+		e.must(err, "GetClient")
+		e.wantEqual("GetClient", got, c)
+	}
+}
+
+func userNotFound(e *env) {
+	_, err := e.h.Store.GetUser(e.ctx, "user-"+id())
+	e.wantErr(err, oauth.ErrNotFound, "GetUser")
+}
+
+func userFound(e *env) {
+	u := e.newUser()
+	e.must(e.h.Admin.PutUser(e.ctx, u), "PutUser")
+	got, err := e.h.Store.GetUser(e.ctx, u.Username)
+	e.must(err, "GetUser")
+	e.wantEqual("GetUser", got, u)
+}
+
+// Authorization codes.
+
+func codeCreateGet(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	e.wantCode(c)
+}
+
+func codeNotFound(e *env) {
+	e.wantNoCode(hash())
+}
+
+func codeCreateDuplicate(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	dup := e.newCode(e.later())
+	dup.Hash = c.Hash
+	e.wantErr(e.h.Store.CreateCode(e.ctx, dup), oauth.ErrConflict, "second CreateCode")
+	e.wantCode(c)
+}
+
+func codeRedeem(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	first := e.newRefreshToken(c.GrantID, e.later())
+	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, first), "RedeemCode")
+	c.Redeemed = true
+	e.wantCode(c)
+	e.wantRefreshToken(first, false, false)
+}
+
+func codeRedeemWithoutRefreshToken(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), "RedeemCode")
+	c.Redeemed = true
+	e.wantCode(c)
+}
+
+func codeRedeemTwice(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	first := e.newRefreshToken(c.GrantID, e.later())
+	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, first), "first RedeemCode")
+	second := e.newRefreshToken(c.GrantID, e.later())
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, second), oauth.ErrConflict, "second RedeemCode")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), oauth.ErrConflict, "third RedeemCode, no token")
+	e.wantNoRefreshToken(second.GrantID, second.Hash)
+	e.wantRefreshToken(first, false, false)
+}
+
+func codeRedeemMissing(e *env) {
+	first := e.newRefreshToken(id(), e.later())
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, hash(), first), oauth.ErrNotFound, "RedeemCode")
+	e.wantNoRefreshToken(first.GrantID, first.Hash)
+}
+
+func codeRedeemExpired(e *env) {
+	c := e.newCode(e.earlier())
+	e.createCode(c)
+	first := e.newRefreshToken(c.GrantID, e.later())
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, first), oauth.ErrNotFound, "RedeemCode")
+	e.wantNoRefreshToken(first.GrantID, first.Hash)
+}
+
+// codeRedeemTakenRefreshToken: a first token whose hash is taken fails the
+// whole redemption, leaving the code redeemable and the token untouched.
+func codeRedeemTakenRefreshToken(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	taken := e.newRefreshToken(c.GrantID, e.later())
+	e.createRefreshToken(taken)
+	first := e.newRefreshToken(c.GrantID, e.later())
+	first.Hash = taken.Hash
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, first), oauth.ErrConflict, "RedeemCode")
+	e.wantCode(c)
+	e.wantRefreshToken(taken, false, false)
+}
+
+func codeRedeemConcurrently(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	firsts := make([]*oauth.RefreshToken, racers)
+	for i := range firsts {
+		firsts[i] = e.newRefreshToken(c.GrantID, e.later())
+	}
+	errs := concurrently(racers, func(i int) error {
+		return e.h.Store.RedeemCode(e.ctx, c.Hash, firsts[i])
+	})
+	winner := e.oneWinner(errs, "RedeemCode")
+	c.Redeemed = true
+	e.wantCode(c)
+	for i, t := range firsts {
+		if i == winner {
+			e.wantRefreshToken(t, false, false)
+		} else {
+			e.wantNoRefreshToken(t.GrantID, t.Hash)
+		}
+	}
+}
+
+// Refresh tokens.
+
+func refreshCreateGet(e *env) {
+	t := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(t)
+	e.wantRefreshToken(t, false, false)
+}
+
+func refreshNotFound(e *env) {
+	e.wantNoRefreshToken(id(), hash())
+}
+
+func refreshOtherGrant(e *env) {
+	t := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(t)
+	e.wantNoRefreshToken(id(), t.Hash)
+}
+
+func refreshCreateDuplicate(e *env) {
+	t := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(t)
+	dup := e.newRefreshToken(t.GrantID, e.later())
+	dup.Hash = t.Hash
+	e.wantErr(e.h.Store.CreateRefreshToken(e.ctx, dup), oauth.ErrConflict, "second CreateRefreshToken")
+	e.wantRefreshToken(t, false, false)
+}
+
+func refreshRotate(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	next := e.nextToken(old)
+	e.must(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), "RotateRefreshToken")
+	e.wantRefreshToken(old, true, false)
+	e.wantRefreshToken(next, false, false)
+}
+
+func refreshRotateChain(e *env) {
+	t := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(t)
+	chain := []*oauth.RefreshToken{t}
+	for range 3 {
+		next := e.nextToken(t)
+		e.must(e.h.Store.RotateRefreshToken(e.ctx, t.Hash, next), "RotateRefreshToken")
+		chain, t = append(chain, next), next
+	}
+	for i, t := range chain {
+		e.wantRefreshToken(t, i < len(chain)-1, false)
+	}
+}
+
+func refreshRotateTwice(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	next := e.nextToken(old)
+	e.must(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), "first RotateRefreshToken")
+	again := e.nextToken(old)
+	e.wantErr(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, again), oauth.ErrConflict, "second RotateRefreshToken")
+	e.wantNoRefreshToken(again.GrantID, again.Hash)
+	e.wantRefreshToken(next, false, false)
+}
+
+func refreshRotateMissing(e *env) {
+	next := e.newRefreshToken(id(), e.later())
+	e.wantErr(e.h.Store.RotateRefreshToken(e.ctx, hash(), next), oauth.ErrNotFound, "RotateRefreshToken")
+	e.wantNoRefreshToken(next.GrantID, next.Hash)
+}
+
+func refreshRotateExpired(e *env) {
+	old := e.newRefreshToken(id(), e.earlier())
+	e.createRefreshToken(old)
+	next := e.nextToken(old)
+	next.ExpiresAt = e.later()
+	e.wantErr(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), oauth.ErrNotFound, "RotateRefreshToken")
+	e.wantNoRefreshToken(next.GrantID, next.Hash)
+}
+
+// refreshRotateIntoOtherGrant: rotation stays within a grant. A store may
+// answer ErrNotFound (it looked for oldHash in next's grant) or ErrConflict,
+// but must write nothing.
+func refreshRotateIntoOtherGrant(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	next := e.nextToken(old)
+	next.GrantID = id()
+	err := e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next)
+	if !errors.Is(err, oauth.ErrNotFound) && !errors.Is(err, oauth.ErrConflict) {
+		e.Fatalf("RotateRefreshToken into another grant: error %v, want %v or %v",
+			err, oauth.ErrNotFound, oauth.ErrConflict)
+	}
+	e.wantRefreshToken(old, false, false)
+	e.wantNoRefreshToken(next.GrantID, next.Hash)
+}
+
+// refreshRotateTakenNext: a next token whose hash is taken fails the whole
+// rotation, leaving the old token unrotated.
+func refreshRotateTakenNext(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	taken := e.nextToken(old)
+	e.createRefreshToken(taken)
+	next := e.nextToken(old)
+	next.Hash = taken.Hash
+	next.ClientID = "client-" + id()
+	e.wantErr(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), oauth.ErrConflict, "RotateRefreshToken")
+	e.wantRefreshToken(old, false, false)
+	e.wantRefreshToken(taken, false, false)
+}
+
+func refreshRotateConcurrently(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	nexts := make([]*oauth.RefreshToken, racers)
+	for i := range nexts {
+		nexts[i] = e.nextToken(old)
+	}
+	errs := concurrently(racers, func(i int) error {
+		return e.h.Store.RotateRefreshToken(e.ctx, old.Hash, nexts[i])
+	})
+	winner := e.oneWinner(errs, "RotateRefreshToken")
+	e.wantRefreshToken(old, true, false)
+	for i, t := range nexts {
+		if i == winner {
+			e.wantRefreshToken(t, false, false)
+		} else {
+			e.wantNoRefreshToken(t.GrantID, t.Hash)
+		}
+	}
+}
+
+// Revocation.
+
+// revokeGrantReported: every token of a revoked grant, rotated or not,
+// reports GrantRevoked; other grants are untouched.
+func revokeGrantReported(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	next := e.nextToken(old)
+	e.must(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), "RotateRefreshToken")
+	other := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(other)
+
+	e.revokeGrant(old.GrantID, e.later())
+	e.wantRefreshToken(old, true, true)
+	e.wantRefreshToken(next, false, true)
+	e.wantRefreshToken(other, false, false)
+}
+
+func revokeGrantRefusesRotation(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	e.revokeGrant(old.GrantID, e.later())
+	next := e.nextToken(old)
+	e.wantErr(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), oauth.ErrConflict, "RotateRefreshToken")
+	e.wantRefreshToken(old, false, true)
+	e.wantNoRefreshToken(next.GrantID, next.Hash)
+}
+
+// revokeGrantInPast: a revocation kept until a time already past has no
+// effect.
+func revokeGrantInPast(e *env) {
+	old := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(old)
+	e.revokeGrant(old.GrantID, e.earlier())
+	e.wantRefreshToken(old, false, false)
+	e.wantRevoked(id(), old.GrantID, false)
+	next := e.nextToken(old)
+	e.must(e.h.Store.RotateRefreshToken(e.ctx, old.Hash, next), "RotateRefreshToken")
+	e.wantRefreshToken(next, false, false)
+}
+
+func revokeGrantTwice(e *env) {
+	t := e.newRefreshToken(id(), e.later())
+	e.createRefreshToken(t)
+	e.revokeGrant(t.GrantID, e.later())
+	e.revokeGrant(t.GrantID, e.later().Add(time.Hour))
+	e.wantRefreshToken(t, false, true)
+	e.wantRevoked(id(), t.GrantID, true)
+}
+
+func revokeAccessTokenByJTI(e *env) {
+	jti, grantID := id(), id()
+	e.wantRevoked(jti, "", false)
+	e.wantRevoked(jti, grantID, false)
+	e.revokeAccessToken(jti, e.later())
+	e.wantRevoked(jti, "", true)
+	e.wantRevoked(jti, grantID, true)
+	e.wantRevoked(id(), "", false)
+	e.wantRevoked(id(), grantID, false)
+}
+
+func revokeAccessTokenByGrant(e *env) {
+	jti, grantID := id(), id()
+	e.revokeGrant(grantID, e.later())
+	e.wantRevoked(jti, grantID, true)
+	e.wantRevoked(id(), grantID, true)
+	e.wantRevoked(jti, "", false)
+	e.wantRevoked(jti, id(), false)
+}
+
+func revokeAccessTokenTwice(e *env) {
+	jti := id()
+	e.revokeAccessToken(jti, e.later())
+	e.revokeAccessToken(jti, e.later().Add(time.Hour))
+	e.wantRevoked(jti, "", true)
+}
+
+// Sessions.
+
+func sessionCreateGet(e *env) {
+	s := e.newSession(e.later())
+	e.createSession(s)
+	e.wantSession(s)
+}
+
+func sessionNotFound(e *env) {
+	e.wantNoSession(hash())
+}
+
+func sessionCreateDuplicate(e *env) {
+	s := e.newSession(e.later())
+	e.createSession(s)
+	dup := e.newSession(e.later())
+	dup.Hash = s.Hash
+	e.wantErr(e.h.Store.CreateSession(e.ctx, dup), oauth.ErrConflict, "second CreateSession")
+	e.wantSession(s)
+}
+
+func sessionDelete(e *env) {
+	s, other := e.newSession(e.later()), e.newSession(e.later())
+	e.createSession(s)
+	e.createSession(other)
+	e.must(e.h.Store.DeleteSession(e.ctx, s.Hash), "DeleteSession")
+	e.wantNoSession(s.Hash)
+	e.wantSession(other)
+}
+
+// sessionDeleteMissing: signing out twice is not an error.
+func sessionDeleteMissing(e *env) {
+	e.must(e.h.Store.DeleteSession(e.ctx, hash()), "DeleteSession")
+}
+
+// Expiry: every kind of expiring record is visible before its expiry time
+// and invisible after it, however late the database deletes it.
+
+// expiring is a kind of record with an expiry time.
+type expiring struct {
+	name string
+	// put stores a record of this kind expiring at exp and returns a
+	// check that reports whether the store still shows it.
+	put func(e *env, exp time.Time) (visible func() bool)
+}
+
+var expiringKinds = []expiring{
+	{"Code", func(e *env, exp time.Time) func() bool {
+		c := e.newCode(exp)
+		e.createCode(c)
+		return func() bool {
+			_, err := e.h.Store.GetCode(e.ctx, c.Hash)
+			return e.found(err, "GetCode")
+		}
+	}},
+	{"RefreshToken", func(e *env, exp time.Time) func() bool {
+		t := e.newRefreshToken(id(), exp)
+		e.createRefreshToken(t)
+		return func() bool {
+			_, err := e.h.Store.GetRefreshToken(e.ctx, t.GrantID, t.Hash)
+			return e.found(err, "GetRefreshToken")
+		}
+	}},
+	{"Session", func(e *env, exp time.Time) func() bool {
+		s := e.newSession(exp)
+		e.createSession(s)
+		return func() bool {
+			_, err := e.h.Store.GetSession(e.ctx, s.Hash)
+			return e.found(err, "GetSession")
+		}
+	}},
+	{"AccessTokenRevocation", func(e *env, exp time.Time) func() bool {
+		jti := id()
+		e.revokeAccessToken(jti, exp)
+		return func() bool {
+			revoked, err := e.h.Store.AccessTokenRevoked(e.ctx, jti, "")
+			e.must(err, "AccessTokenRevoked")
+			return revoked
+		}
+	}},
+	{"GrantRevocationOfAccessToken", func(e *env, exp time.Time) func() bool {
+		grantID := id()
+		e.revokeGrant(grantID, exp)
+		return func() bool {
+			revoked, err := e.h.Store.AccessTokenRevoked(e.ctx, id(), grantID)
+			e.must(err, "AccessTokenRevoked")
+			return revoked
+		}
+	}},
+	{"GrantRevocationOfRefreshToken", func(e *env, exp time.Time) func() bool {
+		t := e.newRefreshToken(id(), e.later())
+		e.createRefreshToken(t)
+		e.revokeGrant(t.GrantID, exp)
+		return func() bool {
+			got, err := e.h.Store.GetRefreshToken(e.ctx, t.GrantID, t.Hash)
+			e.must(err, "GetRefreshToken")
+			return got.GrantRevoked
+		}
+	}},
+}
+
+func expiryPast(e *env) {
+	for _, k := range expiringKinds {
+		e.Run(k.name, func(t *testing.T) {
+			e := e.sub(t)
+			if k.put(e, e.earlier())() {
+				e.Error("record visible after its expiry")
+			}
+		})
+	}
+}
+
+func expiryFuture(e *env) {
+	for _, k := range expiringKinds {
+		e.Run(k.name, func(t *testing.T) {
+			e := e.sub(t)
+			if !k.put(e, e.later())() {
+				e.Error("record invisible before its expiry")
+			}
+		})
+	}
+}
+
+// expiryLapses stores records of every kind two seconds from expiry (two, so
+// a store keeping whole seconds still sees them alive), waits once, and
+// checks that they are gone.
+func expiryLapses(e *env) {
+	exp := e.now().Add(2 * time.Second)
+	visible := make([]func() bool, len(expiringKinds))
+	for i, k := range expiringKinds {
+		visible[i] = k.put(e, exp)
+		if !visible[i]() {
+			e.Fatalf("%s: record invisible before its expiry", k.name)
+		}
+	}
+	e.waitUntil(exp)
+	for i, k := range expiringKinds {
+		if visible[i]() {
+			e.Errorf("%s: record visible after its expiry", k.name)
+		}
+	}
+}
