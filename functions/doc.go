@@ -1,0 +1,16 @@
+// Package functions holds Gatehouse's AWS Lambda functions, one command per
+// endpoint group, each deployed behind an API Gateway HTTP API (payload
+// format 2.0) and built as a linux/arm64 "bootstrap" binary by `make build`:
+//
+//	functions/authorize   GET, POST /authorize; POST /logout
+//	functions/token       POST /token
+//	functions/introspect  POST /introspect
+//	functions/revoke      POST /revoke
+//	functions/metadata    GET /.well-known/oauth-authorization-server,
+//	                      /.well-known/openid-configuration, /.well-known/jwks.json
+//
+// Every main reads shared/config from the environment, wires the
+// components with app.Build, takes its handler from app.FunctionHandler and
+// hands it to apigw.Start. The tests in this folder build the same handlers
+// and feed them API Gateway events.
+package functions

@@ -1,0 +1,8 @@
+// Command introspect is the Gatehouse introspect endpoint as an AWS Lambda function
+// behind an API Gateway HTTP API: POST /introspect (RFC 7662).
+// It is configured by the GATEHOUSE_* environment variables (shared/config).
+package main
+
+import "github.com/gatehouse/gatehouse/shared/app"
+
+func main() { app.StartLambda(app.FunctionIntrospect) }

@@ -1,0 +1,8 @@
+// Command revoke is the Gatehouse revoke endpoint as an AWS Lambda function
+// behind an API Gateway HTTP API: POST /revoke (RFC 7009).
+// It is configured by the GATEHOUSE_* environment variables (shared/config).
+package main
+
+import "github.com/gatehouse/gatehouse/shared/app"
+
+func main() { app.StartLambda(app.FunctionRevoke) }

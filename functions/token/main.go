@@ -1,0 +1,8 @@
+// Command token is the Gatehouse token endpoint as an AWS Lambda function
+// behind an API Gateway HTTP API: POST /token.
+// It is configured by the GATEHOUSE_* environment variables (shared/config).
+package main
+
+import "github.com/gatehouse/gatehouse/shared/app"
+
+func main() { app.StartLambda(app.FunctionToken) }

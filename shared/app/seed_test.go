@@ -1,0 +1,274 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/passwords"
+	"github.com/gatehouse/gatehouse/shared/store/memstore"
+)
+
+// fastHasher keeps the tests quick; production seeds use passwords.Default.
+var fastHasher = passwords.Hasher{Memory: 64, Iterations: 1, Parallelism: 1}
+
+const goodSeed = `{
+  "clients": [
+    {"client_id": "svc", "client_secret": "dev-secret-svc-0123456789", "grant_types": ["client_credentials"], "scope": "read  write"},
+    {"client_id": "web", "client_secret": "dev-secret-web-0123456789", "client_name": "Web",
+     "redirect_uris": ["https://app.example.com/cb", "http://127.0.0.1:9000/callback"],
+     "grant_types": ["authorization_code", "refresh_token"], "scope": "openid read",
+     "token_endpoint_auth_method": "client_secret_post", "access_token_lifetime": 300},
+    {"client_id": "spa", "redirect_uris": ["https://spa.example.com/cb"],
+     "grant_types": ["authorization_code", "implicit"], "scope": "read"},
+    {"client_id": "native", "redirect_uris": ["com.example.app:/oauth2redirect"],
+     "grant_types": ["authorization_code"], "response_types": ["code"], "token_endpoint_auth_method": "none"}
+  ],
+  "users": [
+    {"username": "alice", "password": "wonderland-rabbit-42"},
+    {"username": "bob@example.com", "password": "builder", "subject": "user-0002"}
+  ]
+}`
+
+func TestParseSeedGood(t *testing.T) {
+	seed, err := app.ParseSeed(strings.NewReader(goodSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seed.Clients) != 4 || len(seed.Users) != 2 {
+		t.Fatalf("got %d clients, %d users", len(seed.Clients), len(seed.Users))
+	}
+
+	svc := seed.Clients[0]
+	eq(t, svc.TokenEndpointAuthMethod, oauth.AuthMethodBasic) // default with a secret
+	eq(t, svc.ResponseTypes, []string(nil))                   // no redirect-based grant
+	eq(t, svc.Scope, "read write")                            // normalized
+
+	web := seed.Clients[1].OAuthClient()
+	eq(t, web, &oauth.Client{
+		ID:                      "web",
+		SecretHash:              oauth.HashSecret("dev-secret-web-0123456789"),
+		Name:                    "Web",
+		RedirectURIs:            []string{"https://app.example.com/cb", "http://127.0.0.1:9000/callback"},
+		GrantTypes:              []string{"authorization_code", "refresh_token"},
+		ResponseTypes:           []string{"code"},
+		Scopes:                  []string{"openid", "read"},
+		TokenEndpointAuthMethod: oauth.AuthMethodPost,
+		AccessTokenLifetime:     5 * time.Minute,
+	})
+
+	spa := seed.Clients[2]
+	eq(t, spa.TokenEndpointAuthMethod, oauth.AuthMethodNone) // default without a secret
+	eq(t, spa.ResponseTypes, []string{"code", "token"})      // derived from the grant types
+	if c := spa.OAuthClient(); c.SecretHash != "" || !c.IsPublic() {
+		t.Errorf("public client: %+v", c)
+	}
+
+	eq(t, seed.Users[0], app.SeedUser{Username: "alice", Password: "wonderland-rabbit-42", Subject: "alice"})
+	eq(t, seed.Users[1].Subject, "user-0002")
+	eq(t, seed.Scopes(), []string{"read", "write", "openid"})
+}
+
+func TestParseSeedEmpty(t *testing.T) {
+	for _, in := range []string{`{}`, `{"clients": [], "users": []}`, " {}\n"} {
+		seed, err := app.ParseSeed(strings.NewReader(in))
+		if err != nil {
+			t.Errorf("ParseSeed(%q): %v", in, err)
+			continue
+		}
+		if len(seed.Clients) != 0 || len(seed.Users) != 0 || seed.Scopes() != nil {
+			t.Errorf("ParseSeed(%q) = %+v", in, seed)
+		}
+	}
+}
+
+func TestDevSeed(t *testing.T) {
+	seed, err := app.LoadSeed(filepath.Join("..", "..", "dev", "seed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]app.SeedClient{}
+	for _, c := range seed.Clients {
+		byID[c.ClientID] = c
+	}
+	svc := byID["demo-service"]
+	eq(t, svc.TokenEndpointAuthMethod, oauth.AuthMethodBasic)
+	eq(t, svc.GrantTypes, []string{"client_credentials"})
+	eq(t, svc.Scope, "read write")
+	web := byID["demo-web"]
+	eq(t, web.TokenEndpointAuthMethod, oauth.AuthMethodBasic)
+	eq(t, web.GrantTypes, []string{"authorization_code", "refresh_token"})
+	eq(t, web.RedirectURIs, []string{"http://127.0.0.1:9000/callback"})
+	eq(t, web.Scope, "openid profile read write")
+	spa := byID["demo-spa"]
+	eq(t, spa.TokenEndpointAuthMethod, oauth.AuthMethodNone)
+	eq(t, spa.ClientSecret, "")
+	eq(t, spa.Scope, "read")
+	for id, c := range byID {
+		if c.ClientSecret != "" && !strings.HasPrefix(c.ClientSecret, "dev-secret-") {
+			t.Errorf("client %s: secret %q does not look dev-only", id, c.ClientSecret)
+		}
+	}
+	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42", Subject: "alice"}})
+}
+
+func TestParseSeedBad(t *testing.T) {
+	// client wraps one client's JSON fields in a seed.
+	client := func(fields string) string { return `{"clients": [` + fields + `]}` }
+	const svc = `{"client_id": "svc", "client_secret": "s3cret-s3cret", "grant_types": ["client_credentials"]}`
+	tests := []struct {
+		name, seed, want string
+	}{
+		// Syntax and shape.
+		{"empty file", ``, "seed: empty file"},
+		{"syntax error", "{\n  \"clients\": [,]\n}", "seed: line 2, column 15: invalid character ','"},
+		{"trailing data", `{} {}`, "seed: unexpected data after the top-level JSON value"},
+		{"not an object", `[]`, "seed: top level: JSON array where an object was expected"},
+		{"unknown top-level field", `{"client": []}`, `seed: unknown field "client"`},
+		{"unknown client field", client(`{"client_id": "a", "secret": "x"}`), `seed: clients[0]: unknown field "secret"`},
+		{"unknown user field", `{"users": [{"username": "a", "password": "b", "email": "c"}]}`, `seed: users[0]: unknown field "email"`},
+		{"wrong type", client(`{"client_id": "a", "scope": ["read"]}`), "seed: clients[0].scope: JSON array where a string was expected"},
+		{"client not an object", client(`"svc"`), "seed: clients[0]: JSON string where an object was expected"},
+		{"fractional lifetime", client(`{"client_id": "a", "access_token_lifetime": 1.5}`), "seed: clients[0].access_token_lifetime: JSON number 1.5 where an integer was expected"},
+
+		// Clients.
+		{"missing client_id", client(`{"client_secret": "x", "grant_types": ["client_credentials"]}`), "seed: clients[0].client_id: is required"},
+		{"client_id with space", client(`{"client_id": "a b", "client_secret": "x", "grant_types": ["client_credentials"]}`), `seed: clients[0].client_id: "a b" must be printable ASCII`},
+		{"missing grant_types", client(`{"client_id": "a", "client_secret": "x"}`), "seed: clients[0].grant_types: is required"},
+		{"unknown grant type", client(svc + `, {"client_id": "b", "client_secret": "x", "grant_types": ["foo"]}`), `seed: clients[1].grant_types: unknown grant type "foo"`},
+		{"duplicate grant type", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials", "client_credentials"]}`), `seed: clients[0].grant_types: duplicate grant type "client_credentials"`},
+		{"unknown auth method", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}`), `seed: clients[0].token_endpoint_auth_method: unknown method "private_key_jwt"`},
+		{"public client with secret", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["password"], "token_endpoint_auth_method": "none"}`), `seed: clients[0].client_secret: a public client (token_endpoint_auth_method "none") must not have a secret`},
+		{"confidential client without secret", client(`{"client_id": "a", "grant_types": ["password"], "token_endpoint_auth_method": "client_secret_basic"}`), `seed: clients[0].client_secret: is required for token_endpoint_auth_method "client_secret_basic"`},
+		{"public client credentials", client(`{"client_id": "a", "grant_types": ["client_credentials"]}`), `seed: clients[0].grant_types: "client_credentials" needs a confidential client`},
+		{"lone refresh_token", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials", "refresh_token"]}`), `seed: clients[0].grant_types: "refresh_token" needs "authorization_code" or "password"`},
+		{"code without authorization_code", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["password"], "response_types": ["code"]}`), `seed: clients[0].response_types: "code" needs grant type "authorization_code"`},
+		{"token without implicit", client(`{"client_id": "a", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code"], "response_types": ["code", "token"]}`), `seed: clients[0].response_types: "token" needs grant type "implicit"`},
+		{"authorization_code without code", client(`{"client_id": "a", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", "implicit"], "response_types": ["token"]}`), `seed: clients[0].response_types: grant type "authorization_code" needs response type "code"`},
+		{"implicit without token", client(`{"client_id": "a", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", "implicit"], "response_types": ["code"]}`), `seed: clients[0].response_types: grant type "implicit" needs response type "token"`},
+		{"unknown response type", client(`{"client_id": "a", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code"], "response_types": ["code", "id_token"]}`), `seed: clients[0].response_types: unknown response type "id_token"`},
+		{"missing redirect_uris", client(`{"client_id": "a", "grant_types": ["authorization_code"]}`), "seed: clients[0].redirect_uris: is required"},
+		{"http redirect", client(`{"client_id": "a", "redirect_uris": ["https://ok.example/cb", "http://app.example.com/cb"], "grant_types": ["authorization_code"]}`), `seed: clients[0].redirect_uris[1]: redirect URI "http://app.example.com/cb" must use https`},
+		{"relative redirect", client(`{"client_id": "a", "redirect_uris": ["/cb"], "grant_types": ["authorization_code"]}`), `seed: clients[0].redirect_uris[0]: redirect URI "/cb" is not an absolute URI`},
+		{"fragment redirect", client(`{"client_id": "a", "redirect_uris": ["https://a.example/cb#x"], "grant_types": ["authorization_code"]}`), `seed: clients[0].redirect_uris[0]: redirect URI "https://a.example/cb#x" must not contain a fragment`},
+		{"duplicate redirect", client(`{"client_id": "a", "redirect_uris": ["https://a.example/cb", "https://a.example/cb"], "grant_types": ["authorization_code"]}`), `seed: clients[0].redirect_uris[1]: duplicate redirect URI "https://a.example/cb"`},
+		{"bad scope", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "scope": "read \"write\""}`), `seed: clients[0].scope: "\"write\"" is not a valid scope token`},
+		{"duplicate scope", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "scope": "read read"}`), `seed: clients[0].scope: duplicate scope "read"`},
+		{"negative lifetime", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "access_token_lifetime": -1}`), "seed: clients[0].access_token_lifetime: -1 is out of range"},
+		{"duplicate client_id", client(svc + `,` + svc), `seed: clients[1].client_id: duplicate client_id "svc" (also clients[0])`},
+
+		// Users.
+		{"missing username", `{"users": [{"password": "x"}]}`, "seed: users[0].username: is required"},
+		{"missing password", `{"users": [{"username": "alice"}]}`, "seed: users[0].password: is required"},
+		{"username with spaces", `{"users": [{"username": " alice", "password": "x"}]}`, `seed: users[0].username: " alice" must not have control characters or surrounding spaces`},
+		{"subject with control", `{"users": [{"username": "alice", "password": "x", "subject": "a\nb"}]}`, `seed: users[0].subject: "a\nb" must not have control characters`},
+		{"duplicate username", `{"users": [{"username": "alice", "password": "x"}, {"username": "alice", "password": "y"}]}`, `seed: users[1].username: duplicate username "alice" (also users[0])`},
+		{"duplicate subject", `{"users": [{"username": "alice", "password": "x"}, {"username": "bob", "password": "y", "subject": "alice"}]}`, `seed: users[1].subject: duplicate subject "alice" (also users[0])`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seed, err := app.ParseSeed(strings.NewReader(tt.seed))
+			if err == nil {
+				t.Fatalf("ParseSeed succeeded: %+v", seed)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%s\ndoes not contain:\n%s", err, tt.want)
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "seed: ") {
+					t.Errorf("error line %q does not start with \"seed: \"", line)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSeedReportsEveryError(t *testing.T) {
+	_, err := app.ParseSeed(strings.NewReader(`{
+	  "clients": [{"client_id": "a", "grant_types": ["foo"]}, {"client_id": "b", "client_secret": "x", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}],
+	  "users": [{"username": "alice"}]
+	}`))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`clients[0].grant_types: unknown grant type "foo"`,
+		`clients[1].client_secret: a public client`,
+		`users[0].password: is required`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error:\n%s\nlacks %q", err, want)
+		}
+	}
+}
+
+func TestLoadSeedMissingFile(t *testing.T) {
+	_, err := app.LoadSeed(filepath.Join(t.TempDir(), "nope.json"))
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "seed: ") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestSeedApply(t *testing.T) {
+	seed, err := app.ParseSeed(strings.NewReader(goodSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store := memstore.New()
+	if err := seed.Apply(ctx, store, fastHasher); err != nil {
+		t.Fatal(err)
+	}
+	clients, err := store.ListClients(ctx)
+	if err != nil || len(clients) != 4 {
+		t.Fatalf("ListClients = %d clients, %v", len(clients), err)
+	}
+	svc, err := store.GetClient(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !oauth.SecretMatches(svc.SecretHash, "dev-secret-svc-0123456789") || strings.Contains(svc.SecretHash, "dev-secret") {
+		t.Errorf("secret not stored as a hash: %q", svc.SecretHash)
+	}
+	bob, err := store.GetUser(ctx, "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, bob.Subject, "user-0002")
+	if !(passwords.Checker{}).CheckPassword(bob.PasswordHash, "builder") || strings.Contains(bob.PasswordHash, "builder") {
+		t.Errorf("password not stored as a hash: %q", bob.PasswordHash)
+	}
+	if (passwords.Checker{}).CheckPassword(bob.PasswordHash, "wonderland-rabbit-42") {
+		t.Error("wrong password accepted")
+	}
+}
+
+type failingStore struct{ *memstore.Store }
+
+func (failingStore) PutUser(context.Context, *oauth.User) error { return errors.New("disk full") }
+
+func TestSeedApplyError(t *testing.T) {
+	seed, err := app.ParseSeed(strings.NewReader(goodSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := failingStore{Store: memstore.New()}
+	err = seed.Apply(context.Background(), store, fastHasher)
+	if err == nil || !strings.Contains(err.Error(), `seed: storing user "alice": disk full`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func eq[T any](t *testing.T, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %#v\nwant %#v", got, want)
+	}
+}

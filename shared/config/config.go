@@ -1,0 +1,279 @@
+// Package config reads Gatehouse's configuration from the environment into a
+// typed Config, failing fast with errors that name the offending variable.
+// The Lambda functions and `gatehouse serve` read the same variables (serve's
+// flags override them).
+//
+// | Variable                      | Meaning                                                        | Default                  |
+// |-------------------------------|----------------------------------------------------------------|--------------------------|
+// | GATEHOUSE_ISSUER              | issuer URL (RFC 8414 §2): https, or http on a loopback host    | required (serve: --addr) |
+// | GATEHOUSE_AUDIENCE            | access-token "aud" values, comma-separated                     | the issuer               |
+// | GATEHOUSE_SCOPES              | scopes_supported in the metadata, comma- or space-separated    | union of seeded scopes   |
+// | GATEHOUSE_ACCESS_TOKEN_TTL    | access-token lifetime                                          | 1h                       |
+// | GATEHOUSE_REFRESH_TOKEN_TTL   | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)           |
+// | GATEHOUSE_CODE_TTL            | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                      |
+// | GATEHOUSE_SESSION_TTL         | browser sign-in session lifetime                               | 12h                      |
+// | GATEHOUSE_STORE               | storage backend: "memory"                                      | memory                   |
+// | GATEHOUSE_SIGNER              | token signer: "local" (in-process key)                         | local                    |
+// | GATEHOUSE_SIGNING_ALG         | JWS algorithm of the local signer: RS256 or ES256              | RS256                    |
+// | GATEHOUSE_SIGNING_KEY_FILE    | PEM private key of the local signer, created if missing        | empty: ephemeral key     |
+// | GATEHOUSE_SEED_FILE           | seed JSON (clients and users) loaded into the memory store     | none                     |
+// | GATEHOUSE_LOG_LEVEL           | debug, info, warn or error                                     | info                     |
+//
+// FromEnv always requires GATEHOUSE_ISSUER; `gatehouse serve` supplies
+// "http://" + its listen address when neither --issuer nor the variable is
+// set. Durations are Go durations ("90s", "1h30m") or whole seconds
+// ("3600"); an empty or unset variable takes the default. Lists ignore empty
+// elements and surrounding spaces.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variable names.
+const (
+	EnvIssuer          = "GATEHOUSE_ISSUER"
+	EnvAudience        = "GATEHOUSE_AUDIENCE"
+	EnvScopes          = "GATEHOUSE_SCOPES"
+	EnvAccessTokenTTL  = "GATEHOUSE_ACCESS_TOKEN_TTL"
+	EnvRefreshTokenTTL = "GATEHOUSE_REFRESH_TOKEN_TTL"
+	EnvCodeTTL         = "GATEHOUSE_CODE_TTL"
+	EnvSessionTTL      = "GATEHOUSE_SESSION_TTL"
+	EnvStore           = "GATEHOUSE_STORE"
+	EnvSigner          = "GATEHOUSE_SIGNER"
+	EnvSigningAlg      = "GATEHOUSE_SIGNING_ALG"
+	EnvSigningKeyFile  = "GATEHOUSE_SIGNING_KEY_FILE"
+	EnvSeedFile        = "GATEHOUSE_SEED_FILE"
+	EnvLogLevel        = "GATEHOUSE_LOG_LEVEL"
+)
+
+// Variables lists every variable FromEnv reads, in the order of the table
+// above.
+var Variables = []string{
+	EnvIssuer, EnvAudience, EnvScopes,
+	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL,
+	EnvStore, EnvSigner, EnvSigningAlg, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
+}
+
+// Supported values of GATEHOUSE_STORE, GATEHOUSE_SIGNER and
+// GATEHOUSE_SIGNING_ALG.
+const (
+	StoreMemory = "memory"
+	SignerLocal = "local"
+	AlgRS256    = "RS256"
+	AlgES256    = "ES256"
+)
+
+// MaxCodeTTL caps GATEHOUSE_CODE_TTL: RFC 6749 §4.1.2 recommends a maximum
+// authorization-code lifetime of 10 minutes.
+const MaxCodeTTL = 10 * time.Minute
+
+var (
+	stores     = []string{StoreMemory}
+	signers    = []string{SignerLocal}
+	algorithms = []string{AlgRS256, AlgES256}
+)
+
+// Config is Gatehouse's deployment configuration. Zero durations mean the
+// grant library's defaults (see oauth.Config).
+type Config struct {
+	Issuer          string   // without a trailing slash
+	Audience        []string // never empty: defaults to []string{Issuer}
+	Scopes          []string // scopes_supported; empty: derived from the seed
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	CodeTTL         time.Duration
+	SessionTTL      time.Duration
+	Store           string // StoreMemory
+	Signer          string // SignerLocal
+	SigningAlg      string // AlgRS256 or AlgES256
+	SigningKeyFile  string // "" means an ephemeral key
+	SeedFile        string // "" means no seed
+	LogLevel        slog.Level
+}
+
+// FromEnv reads the configuration through getenv (os.Getenv in the mains, a
+// map lookup in tests). It reports every bad variable at once, one per line,
+// each error starting with the variable's name.
+func FromEnv(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	cfg := Config{
+		Issuer:          r.issuer(EnvIssuer),
+		Audience:        r.list(EnvAudience, ","),
+		Scopes:          r.scopes(EnvScopes),
+		AccessTokenTTL:  r.duration(EnvAccessTokenTTL, 0),
+		RefreshTokenTTL: r.duration(EnvRefreshTokenTTL, 0),
+		CodeTTL:         r.duration(EnvCodeTTL, MaxCodeTTL),
+		SessionTTL:      r.duration(EnvSessionTTL, 0),
+		Store:           r.oneOf(EnvStore, StoreMemory, stores),
+		Signer:          r.oneOf(EnvSigner, SignerLocal, signers),
+		SigningAlg:      r.oneOf(EnvSigningAlg, AlgRS256, algorithms),
+		SigningKeyFile:  r.get(EnvSigningKeyFile),
+		SeedFile:        r.get(EnvSeedFile),
+		LogLevel:        r.logLevel(EnvLogLevel),
+	}
+	if len(cfg.Audience) == 0 && cfg.Issuer != "" {
+		cfg.Audience = []string{cfg.Issuer}
+	}
+	if err := errors.Join(r.errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// reader collects errors while reading variables.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) get(name string) string { return strings.TrimSpace(r.getenv(name)) }
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// issuer applies RFC 8414 §2: an https URL without query or fragment; plain
+// http only on a loopback host, for local development.
+func (r *reader) issuer(name string) string {
+	v := r.get(name)
+	if v == "" {
+		r.fail(name, "is required (the issuer URL, e.g. https://auth.example.com)")
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		r.fail(name, "%q is not an absolute URL", v)
+		return ""
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#") || u.User != nil:
+		r.fail(name, "%q must not have a query, fragment or user info (RFC 8414 §2)", v)
+		return ""
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		r.fail(name, "%q must use https (plain http only for 127.0.0.1, [::1] or localhost)", v)
+		return ""
+	}
+	return strings.TrimSuffix(v, "/")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// list splits on any of the separator characters, dropping empty elements
+// and duplicates.
+func (r *reader) list(name, seps string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(r.getenv(name), func(c rune) bool { return strings.ContainsRune(seps, c) }) {
+		if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// scopes reads a comma- or space-separated list of scope tokens (RFC 6749
+// §3.3: %x21 / %x23-5B / %x5D-7E).
+func (r *reader) scopes(name string) []string {
+	out := r.list(name, ", \t\n")
+	for _, s := range out {
+		if !ValidScopeToken(s) {
+			r.fail(name, "%q is not a valid scope token (RFC 6749 §3.3: printable ASCII except space, '\"' and '\\')", s)
+			return nil
+		}
+	}
+	return out
+}
+
+// ValidScopeToken reports whether s is a non-empty scope-token of RFC 6749
+// §3.3.
+func ValidScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// duration reads a positive Go duration or whole number of seconds; empty
+// means 0 (the default). limit, when positive, is an upper bound.
+func (r *reader) duration(name string, limit time.Duration) time.Duration {
+	v := r.get(name)
+	if v == "" {
+		return 0
+	}
+	d, err := ParseDuration(v)
+	switch {
+	case err != nil:
+		r.fail(name, "%v", err)
+		return 0
+	case d <= 0:
+		r.fail(name, "%q must be positive (leave it unset for the default)", v)
+		return 0
+	case limit > 0 && d > limit:
+		r.fail(name, "%q exceeds the maximum of %s", v, limit)
+		return 0
+	}
+	return d
+}
+
+// ParseDuration parses a Go duration ("1h", "90s") or a whole number of
+// seconds ("3600").
+func ParseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n > math.MaxInt64/int64(time.Second) || n < math.MinInt64/int64(time.Second) {
+			return 0, fmt.Errorf("%q seconds is out of range", v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want a Go duration like \"1h\" or \"90s\", or whole seconds like \"3600\")", v)
+	}
+	return d, nil
+}
+
+// oneOf reads a value that must be one of allowed; empty means def.
+func (r *reader) oneOf(name, def string, allowed []string) string {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	if !slices.Contains(allowed, v) {
+		r.fail(name, "unsupported value %q (supported: %s)", v, strings.Join(allowed, ", "))
+		return def
+	}
+	return v
+}
+
+func (r *reader) logLevel(name string) slog.Level {
+	v := r.get(name)
+	if v == "" {
+		return slog.LevelInfo
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(name, "unknown log level %q (want debug, info, warn or error)", v)
+		return slog.LevelInfo
+	}
+	return l
+}
