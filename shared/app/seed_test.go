@@ -106,7 +106,7 @@ func TestDevSeed(t *testing.T) {
 	eq(t, web.TokenEndpointAuthMethod, oauth.AuthMethodBasic)
 	eq(t, web.GrantTypes, []string{"authorization_code", "refresh_token"})
 	eq(t, web.RedirectURIs, []string{"http://127.0.0.1:9000/callback"})
-	eq(t, web.Scope, "openid profile read write")
+	eq(t, web.Scope, "profile read write")
 	spa := byID["demo-spa"]
 	eq(t, spa.TokenEndpointAuthMethod, oauth.AuthMethodNone)
 	eq(t, spa.ClientSecret, "")
