@@ -160,7 +160,7 @@ func TestMetadataFunction(t *testing.T) {
 			}
 			// scopes_supported defaults to the union of the seeded clients' scopes.
 			scopes, _ := m["scopes_supported"].([]any)
-			for _, s := range []string{"openid", "profile", "read", "write"} {
+			for _, s := range []string{"profile", "read", "write"} {
 				if !slices.Contains(scopes, any(s)) {
 					t.Errorf("scopes_supported %v lacks %q", scopes, s)
 				}
