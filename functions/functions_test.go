@@ -221,7 +221,7 @@ func TestAuthorizeFunction(t *testing.T) {
 		"response_type":         {"code"},
 		"client_id":             {webID},
 		"redirect_uri":          {callback},
-		"scope":                 {"openid read"},
+		"scope":                 {"profile read"},
 		"state":                 {"af0ifjsldkj"},
 		"code_challenge":        {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
 		"code_challenge_method": {"S256"},
