@@ -9,7 +9,7 @@ import (
 // Revoking a refresh token revokes its whole grant, access tokens included;
 // revoking an access token revokes that token. A token issued to another
 // client is refused and left alone; an invalid or unknown token is not an
-// error (§2.2). The hint only orders the lookups.
+// error (§2.2). The hint is not needed: the two kinds of token differ in shape.
 func (s *Server) Revoke(ctx context.Context, caller *Client, token, hint string) error {
 	if token == "" {
 		return ErrInvalidRequest("token is missing")

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"strings"
 )
 
 // RandomToken returns 256 random bits, base64url-encoded (43 characters):
@@ -37,7 +36,3 @@ func SecretMatches(hash, secret string) bool {
 	got := HashSecret(secret)
 	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1 && hash != ""
 }
-
-// splitScope splits a space-delimited scope string (RFC 6749 §3.3),
-// ignoring repeated spaces.
-func splitScope(s string) []string { return strings.Fields(s) }
