@@ -22,12 +22,14 @@ type Introspection struct {
 	Jti       string   `json:"jti,omitempty"`
 }
 
-var inactive = &Introspection{Active: false}
+// inactive is the whole answer for any token that is not active (§2.2).
+func inactive() *Introspection { return &Introspection{Active: false} }
 
 // Introspect reports on a token for an authenticated client (RFC 7662
 // §2.1). Public clients may not introspect: their client_id is no secret,
-// so allowing them would open the endpoint to anyone (§4). The hint only
-// orders the lookups (§2.1). Store faults are errors, not "inactive", so a
+// so allowing them would open the endpoint to anyone (§4). The hint is
+// accepted and not needed (§2.1 lets the server ignore it): the two kinds
+// of token differ in shape. Store faults are errors, not "inactive", so a
 // resource server can tell an outage from a bad token.
 func (s *Server) Introspect(ctx context.Context, caller *Client, token, hint string) (*Introspection, error) {
 	if caller.IsPublic() {
@@ -37,7 +39,7 @@ func (s *Server) Introspect(ctx context.Context, caller *Client, token, hint str
 		return nil, ErrInvalidRequest("token is missing")
 	}
 	if len(token) > maxTokenParamLength {
-		return inactive, nil
+		return inactive(), nil
 	}
 	if looksLikeJWT(token) {
 		return s.introspectAccessToken(ctx, token)
@@ -55,14 +57,14 @@ func (s *Server) introspectAccessToken(ctx context.Context, token string) (*Intr
 		return nil, ErrServer(err)
 	}
 	if err != nil {
-		return inactive, nil
+		return inactive(), nil
 	}
 	revoked, err := s.store.AccessTokenRevoked(ctx, claims.ID, claims.GrantID)
 	if err != nil {
 		return nil, ErrServer(err)
 	}
 	if revoked {
-		return inactive, nil
+		return inactive(), nil
 	}
 	return &Introspection{
 		Active:    true,
@@ -82,7 +84,7 @@ func (s *Server) introspectAccessToken(ctx context.Context, token string) (*Intr
 func (s *Server) introspectRefreshToken(ctx context.Context, token string) (*Introspection, error) {
 	rt, err := s.liveRefreshToken(ctx, token)
 	if err != nil || rt == nil {
-		return inactive, err
+		return inactive(), err
 	}
 	return &Introspection{
 		Active:    true,
