@@ -77,15 +77,22 @@ func (h *Handlers) csrfValid(r *http.Request, form url.Values) bool {
 // issuerOrigin is the scheme://host[:port] of the issuer.
 func (h *Handlers) issuerOrigin() string { return origin(h.srv.Config().Issuer) }
 
-// origin is the serialized origin of a URL, or its "scheme:" for
-// non-hierarchical URIs such as private-use redirect schemes.
+// origin is the serialized origin of a URL as browsers send it in the
+// Origin header (RFC 6454 §6.2: lower-case host, default port omitted), or
+// its "scheme:" for non-hierarchical URIs such as private-use redirect
+// schemes.
 func origin(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
 	}
+	scheme := strings.ToLower(u.Scheme)
 	if u.Host == "" {
-		return strings.ToLower(u.Scheme) + ":"
+		return scheme + ":"
 	}
-	return strings.ToLower(u.Scheme) + "://" + u.Host
+	host := strings.ToLower(u.Host)
+	if port := u.Port(); scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	return scheme + "://" + host
 }

@@ -5,7 +5,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -44,7 +43,7 @@ func readForm(r *http.Request, limit int64) (url.Values, *oauth.Error) {
 	if int64(len(body)) > limit {
 		return nil, oauth.ErrInvalidRequest("the body is larger than %d bytes", limit)
 	}
-	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, "=") {
+	if r.URL.RawQuery != "" {
 		// Credentials and tokens in the URL leak into logs (RFC 6749 §3.2).
 		return nil, oauth.ErrInvalidRequest("parameters must be sent in the body, not the URL")
 	}

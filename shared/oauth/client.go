@@ -44,8 +44,8 @@ type ClientCredentials struct {
 
 // AuthenticateClient authenticates the client of a token, introspection or
 // revocation request (RFC 6749 §2.3, §3.2.1). The method used must be the
-// one the client registered. Every failure is invalid_client and says as
-// little as is useful: it never reveals whether the client exists.
+// one the client registered. Every failure is invalid_client; a wrong
+// method is named, to help developers, since client ids are not secrets.
 func (s *Server) AuthenticateClient(ctx context.Context, cred ClientCredentials) (*Client, error) {
 	if cred.ClientID == "" {
 		return nil, ErrInvalidClient("client authentication is required")

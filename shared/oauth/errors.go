@@ -8,6 +8,7 @@ package oauth
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,7 +41,24 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.cause }
 
 func newError(code, format string, args ...any) *Error {
-	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Description: descriptionChars(fmt.Sprintf(format, args...))}
+}
+
+// descriptionChars keeps an error_description within the characters RFC
+// 6749 §5.2 and §4.1.2.1 allow (%x20-21 / %x23-5B / %x5D-7E), since
+// descriptions may quote the request: a double quote becomes an apostrophe,
+// any other character outside the set a question mark.
+func descriptionChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r >= 0x20 && r <= 0x7e && r != '\\':
+			return r
+		default:
+			return '?'
+		}
+	}, s)
 }
 
 // Error codes of RFC 6749 §4.1.2.1, §5.2, RFC 6750 §3.1 and RFC 7009 §2.2.1.

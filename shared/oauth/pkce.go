@@ -50,7 +50,7 @@ func verifyPKCE(code *AuthorizationCode, verifier string) *Error {
 		return ErrInvalidGrant("code_verifier is required: the authorization request used PKCE")
 	}
 	if !validPKCEString(verifier) {
-		return ErrInvalidGrant("code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)")
+		return ErrInvalidGrant("code_verifier must be 43-128 unreserved characters (RFC 7636 section 4.1)")
 	}
 	got := S256Challenge(verifier)
 	if subtle.ConstantTimeCompare([]byte(got), []byte(code.CodeChallenge)) != 1 {

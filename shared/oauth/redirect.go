@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -58,16 +59,16 @@ func loopbackMatch(registered, given string) bool {
 func ValidateRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return ErrInvalidRequest("redirect URI %q is not an absolute URI", raw)
+		return fmt.Errorf("redirect URI %q is not an absolute URI", raw)
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return ErrInvalidRequest("redirect URI %q must not contain a fragment", raw)
+		return fmt.Errorf("redirect URI %q must not contain a fragment", raw)
 	}
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		return ErrInvalidRequest("redirect URI %q must use https (plain http only on loopback)", raw)
+		return fmt.Errorf("redirect URI %q must use https (plain http only on loopback)", raw)
 	}
 	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
-		return ErrInvalidRequest("redirect URI %q has no host", raw)
+		return fmt.Errorf("redirect URI %q has no host", raw)
 	}
 	return nil
 }
