@@ -72,7 +72,7 @@ $(STATICCHECK):
 	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/httpapi/ ./shared/passwords/
 
 clean:
 	rm -rf $(FUNCTIONS:%=$(BIN)/%) .aws-sam
