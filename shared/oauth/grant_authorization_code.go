@@ -56,7 +56,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, req *TokenReq
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrInvalidGrant("the code is invalid or expired")
 	case err != nil:
-		return nil, err
+		return nil, s.abandonGrant(ctx, code.GrantID, err)
 	}
 	return tokenResponse(access, lifetime, refresh, code.Scopes), nil
 }

@@ -34,7 +34,7 @@ func (s *Server) passwordGrant(ctx context.Context, client *Client, req *TokenRe
 		var record *RefreshToken
 		refresh, record = s.newRefreshToken(client, grantID, user.Subject, user.Username, scopes)
 		if err := s.store.CreateRefreshToken(ctx, record); err != nil {
-			return nil, err
+			return nil, s.abandonGrant(ctx, grantID, err)
 		}
 	}
 	return tokenResponse(access, lifetime, refresh, scopes), nil

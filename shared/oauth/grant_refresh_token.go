@@ -51,7 +51,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, req *TokenRequest)
 			// meanwhile: either way this presentation is a reuse.
 			return nil, s.refreshReused(ctx, grantID)
 		}
-		return nil, err
+		return nil, s.abandonGrant(ctx, grantID, err)
 	}
 	return tokenResponse(access, lifetime, next, scopes), nil
 }

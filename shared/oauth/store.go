@@ -90,8 +90,9 @@ type Store interface {
 	GetCode(ctx context.Context, hash string) (*AuthorizationCode, error)
 	// RedeemCode atomically marks the code redeemed and, if first is not
 	// nil, stores the grant's first refresh token. It fails, writing
-	// nothing, with ErrConflict if the code was already redeemed (or first's
-	// hash is taken) and ErrNotFound if the code is missing or expired.
+	// nothing, with ErrConflict if the code was already redeemed, its grant
+	// is revoked, or first's hash is taken, and with ErrNotFound if the code
+	// is missing or expired.
 	RedeemCode(ctx context.Context, codeHash string, first *RefreshToken) error
 
 	// CreateRefreshToken stores the first refresh token of a new grant.

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -134,6 +135,20 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) error {
 		keep = s.cfg.AccessTokenLifetime
 	}
 	return s.store.RevokeGrant(ctx, grantID, s.now().Add(keep+s.cfg.Leeway))
+}
+
+// abandonGrant handles a failed write that may nonetheless have landed (a
+// timeout after DynamoDB committed, say): the client will not receive the
+// tokens, so the grant is revoked lest a token nobody was given stay live.
+// A code or refresh token whose grant is revoked cannot be used again, so
+// the client starts over. It returns the original error.
+func (s *Server) abandonGrant(ctx context.Context, grantID string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := s.revokeGrant(ctx, grantID); err != nil {
+		return fmt.Errorf("%w (and revoking grant after the failure: %v)", cause, err)
+	}
+	return cause
 }
 
 // tokenResponse assembles a §5.1 response.

@@ -95,6 +95,8 @@ func (s *Store) RedeemCode(_ context.Context, codeHash string, first *oauth.Refr
 		return notFound("authorization code")
 	case c.Redeemed:
 		return conflict("authorization code already redeemed")
+	case s.revoked(s.revokedGrants, c.GrantID):
+		return conflict("the code's grant is revoked")
 	case first != nil && s.refreshTokenExists(first.Hash):
 		return conflict("refresh token already exists")
 	}

@@ -32,6 +32,7 @@ var suite = []group{
 		{"RedeemExpired", codeRedeemExpired},
 		{"RedeemTakenRefreshToken", codeRedeemTakenRefreshToken},
 		{"RedeemConcurrently", codeRedeemConcurrently},
+		{"RedeemRefusedAfterRevokeGrant", codeRedeemRevokedGrant},
 	}},
 	{"RefreshToken", []testCase{
 		{"CreateGet", refreshCreateGet},
@@ -153,6 +154,19 @@ func codeRedeemTwice(e *env) {
 	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), oauth.ErrConflict, "third RedeemCode, no token")
 	e.wantNoRefreshToken(second.GrantID, second.Hash)
 	e.wantRefreshToken(first, false, false)
+}
+
+// codeRedeemRevokedGrant: a code whose grant was revoked (a failed
+// exchange that may have landed) can no longer be redeemed.
+func codeRedeemRevokedGrant(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	e.must(e.h.Store.RevokeGrant(e.ctx, c.GrantID, e.later()), "RevokeGrant")
+	first := e.newRefreshToken(c.GrantID, e.later())
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, first), oauth.ErrConflict, "RedeemCode with token")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), oauth.ErrConflict, "RedeemCode without token")
+	e.wantNoRefreshToken(first.GrantID, first.Hash)
+	e.wantCode(c)
 }
 
 func codeRedeemMissing(e *env) {
