@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -20,6 +21,13 @@ func noEnv(string) (string, bool) { return "", false }
 
 func mapEnv(m map[string]string) lookupEnv {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// run runs gatehouse with args, an environment and no standard input,
+// as main would.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, env lookupEnv) int {
+	c := &cli{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, env: env}
+	return c.run(ctx, args)
 }
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -42,6 +50,13 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"serve", "-h"}, 0, "", "Usage: gatehouse serve [flags]"},
 		{[]string{"serve", "--no-such-flag"}, 2, "", "flag provided but not defined: -no-such-flag"},
 		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"help", "clients"}, 0, "rotate-secret ID", ""},
+		{[]string{"help", "users"}, 0, "create --username NAME", ""},
+		{[]string{"help", "tables"}, 0, "gatehouse tables create", ""},
+		{[]string{"help", "frobnicate"}, 2, "", `gatehouse help: unknown command "frobnicate"`},
+		{[]string{"users", "rename"}, 2, "", `unknown subcommand "rename"`},
+		{[]string{"tables", "create", "-h"}, 0, "", "-sessions-table table"},
+		{[]string{"serve", "-h"}, 0, "", "-store store"},
 		{[]string{"version"}, 0, "gatehouse ", ""},
 		{[]string{"--version"}, 0, "gatehouse ", ""},
 	}
@@ -68,11 +83,11 @@ func TestVersionString(t *testing.T) {
 func TestServeBadConfig(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--signing-alg", "HS256"}, &out, &errOut,
-		mapEnv(map[string]string{config.EnvStore: "dynamodb"}))
+		mapEnv(map[string]string{config.EnvStore: "postgres"}))
 	if code != 1 {
 		t.Errorf("exit %d; want 1", code)
 	}
-	for _, want := range []string{"GATEHOUSE_SIGNING_ALG: unsupported value \"HS256\"", "GATEHOUSE_STORE: unsupported value \"dynamodb\""} {
+	for _, want := range []string{"GATEHOUSE_SIGNING_ALG: unsupported value \"HS256\"", "GATEHOUSE_STORE: unsupported value \"postgres\""} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr %q lacks %q", errOut.String(), want)
 		}
@@ -124,6 +139,18 @@ func TestServeConfigPrecedence(t *testing.T) {
 			eq(t, c.SigningAlg, "RS256")
 			eq(t, strings.Join(c.Audience, ","), "a,b")
 			eq(t, c.CodeTTL, 30*time.Second)
+		}},
+		{"store and tables: flags over environment", []string{"--store", "dynamodb", "--clients-table", "flag-clients"}, map[string]string{
+			config.EnvStore:          "memory",
+			config.EnvClientsTable:   "env-clients",
+			config.EnvUsersTable:     "env-users",
+			config.EnvClientCacheTTL: "0",
+		}, func(t *testing.T, c config.Config) {
+			eq(t, c.Store, config.StoreDynamoDB)
+			eq(t, c.Tables.Clients, "flag-clients")
+			eq(t, c.Tables.Users, "env-users")
+			eq(t, c.Tables.Codes, "gatehouse-codes")
+			eq(t, c.ClientCacheTTL, time.Duration(0))
 		}},
 		{"empty flag means ephemeral key", []string{"--signing-key="}, map[string]string{config.EnvSigningKeyFile: "env.pem"}, func(t *testing.T, c config.Config) {
 			eq(t, c.SigningKeyFile, "")

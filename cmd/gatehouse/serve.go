@@ -16,9 +16,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 const (
@@ -37,6 +41,8 @@ type serveFlags struct {
 	signingKey string
 	signingAlg string
 	audience   string
+	store      string
+	tables     *tableFlags
 }
 
 func newServeFlags(out io.Writer) *serveFlags {
@@ -50,11 +56,17 @@ func newServeFlags(out io.Writer) *serveFlags {
 		"PEM signing key `file`, created if missing so tokens survive a restart; \"\" for an ephemeral key (env "+config.EnvSigningKeyFile+")")
 	fs.StringVar(&f.signingAlg, "signing-alg", "", "signing `algorithm`, RS256 or ES256 (env "+config.EnvSigningAlg+"; default RS256)")
 	fs.StringVar(&f.audience, "audience", "", "comma-separated access-token `audiences` (env "+config.EnvAudience+"; default the issuer)")
+	fs.StringVar(&f.store, "store", "", "`store`: memory, or dynamodb (env "+config.EnvStore+"; default memory)")
+	f.tables = addTableFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: gatehouse serve [flags]
 
-Serves every Gatehouse endpoint on one port, with an in-memory store, and
-prints the issuer, the endpoints and the seeded clients and users.
+Serves every Gatehouse endpoint on one port and prints the issuer, the
+endpoints and the seeded clients and users. The store is in memory (with
+--seed for clients and users), or DynamoDB with --store dynamodb: the same
+tables as the Lambda functions, reached through the standard AWS
+configuration (AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), with clients
+and users managed by 'gatehouse clients' and 'gatehouse users'.
 Configuration comes from the GATEHOUSE_* environment variables (see
 shared/config); a flag given on the command line overrides its variable.
 
@@ -80,6 +92,13 @@ func (f *serveFlags) getenv(env lookupEnv, boundAddr string) func(string) string
 		config.EnvSigningKeyFile: {"signing-key", f.signingKey},
 		config.EnvSigningAlg:     {"signing-alg", f.signingAlg},
 		config.EnvAudience:       {"audience", f.audience},
+		config.EnvStore:          {"store", f.store},
+	}
+	for env, v := range f.tables.values() {
+		flagFor[env] = struct {
+			name  string
+			value string
+		}{tableFlagNames[env], v}
 	}
 	return func(key string) string {
 		fl, hasFlag := flagFor[key]
@@ -113,7 +132,8 @@ func issuerHost(flagAddr, boundAddr string) string {
 
 // serve runs the server until ctx is done or SIGINT or SIGTERM arrives,
 // then shuts it down gracefully.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env lookupEnv) error {
+func (c *cli) serve(ctx context.Context, args []string) error {
+	stdout, stderr := c.stdout, c.stderr
 	f := newServeFlags(stderr)
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,6 +146,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env loo
 		f.fs.Usage()
 		return errUsage
 	}
+	for env, v := range f.tables.values() {
+		if !config.ValidTableName(v) {
+			return usageError("--%s: %q is not a valid DynamoDB table name (3 to 255 characters: letters, digits, '_', '-', '.')",
+				tableFlagNames[env], v)
+		}
+	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -133,12 +159,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env loo
 	}
 	defer ln.Close()
 
-	cfg, err := config.FromEnv(f.getenv(env, ln.Addr().String()))
+	cfg, err := config.FromEnv(f.getenv(c.env, ln.Addr().String()))
 	if err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
 	logger := app.NewLogger(stderr, cfg.LogLevel, false)
-	a, err := app.Build(ctx, cfg, logger)
+	var opts []app.Option
+	if cfg.Store == config.StoreDynamoDB {
+		client, err := c.newDynamoDB(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.checkTables(ctx, client, cfg.Tables); err != nil {
+			return err
+		}
+		opts = append(opts, app.WithDynamoDBClient(client))
+	}
+	a, err := app.Build(ctx, cfg, logger, opts...)
 	if err != nil {
 		return err
 	}
@@ -197,7 +234,17 @@ func printBanner(w io.Writer, a *app.App, listening string) {
 		key += fmt.Sprintf(" (%s, kid %s)", keys[0].Algorithm, keys[0].KeyID)
 	}
 	fmt.Fprintf(tw, "  signing key\t%s\n", key)
-	fmt.Fprintf(tw, "  store\t%s\n", cfg.Store)
+	store := cfg.Store
+	if store == config.StoreDynamoDB {
+		t := cfg.Tables
+		store += fmt.Sprintf(" (tables %s, %s, %s, %s, %s)", t.Clients, t.Users, t.Codes, t.Tokens, t.Sessions)
+		// The SDK reads the process environment itself.
+		if endpoint := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"); endpoint != "" {
+			store += " at " + endpoint
+		}
+	}
+	fmt.Fprintf(tw, "  store\t%s\n", store)
+	fmt.Fprintf(tw, "  client cache\t%s\n", clientCacheText(cfg.ClientCacheTTL))
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nEndpoints\n")
@@ -215,9 +262,13 @@ func printBanner(w io.Writer, a *app.App, listening string) {
 	}
 	tw.Flush()
 
-	if a.Seed == nil {
+	switch {
+	case cfg.Store == config.StoreDynamoDB:
+		fmt.Fprintf(w, "\nClients and users live in DynamoDB: see them with 'gatehouse clients list', add them with\n"+
+			"'gatehouse clients create' and 'gatehouse users create' (same tables and AWS settings).\n")
+	case a.Seed == nil:
 		fmt.Fprintf(w, "\nNo seed file: the store is empty. Start with --seed dev/seed.json for demo clients and users.\n")
-	} else {
+	default:
 		printSeed(w, tw, a)
 	}
 	fmt.Fprintf(w, "\nPress Ctrl+C to stop.\n")
@@ -259,6 +310,24 @@ func printSeed(w io.Writer, tw *tabwriter.Writer, a *app.App) {
 			break
 		}
 	}
+}
+
+// checkTables makes sure every table exists before serving, so a missing
+// one is reported at once, with what to do, rather than on every request.
+func (c *cli) checkTables(ctx context.Context, client *dynamodb.Client, t dynamostore.Tables) error {
+	for _, name := range []string{t.Clients, t.Users, t.Codes, t.Tokens, t.Sessions} {
+		if _, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {
+			return c.explain(err, name)
+		}
+	}
+	return nil
+}
+
+func clientCacheText(ttl time.Duration) string {
+	if ttl == 0 {
+		return "off"
+	}
+	return ttl.String()
 }
 
 func orDash(s string) string {

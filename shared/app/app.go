@@ -1,6 +1,7 @@
 // Package app wires Gatehouse together: from a config.Config it creates the
-// store, the signer, the password checker, the oauth.Server and the HTTP
-// handlers. It is the one package, besides the functions/* and
+// store (in memory, or DynamoDB through the AWS SDK's standard
+// configuration) behind the client cache, the signer, the password checker,
+// the oauth.Server and the HTTP handlers. It is the one package, besides the functions/* and
 // cmd/gatehouse mains, that sees every implementation; shared/oauth and
 // shared/httpapi import nothing of it.
 package app
@@ -11,13 +12,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/httpapi"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
+	"github.com/gatehouse/gatehouse/shared/store/clientcache"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/memstore"
 )
 
@@ -26,8 +34,19 @@ type App struct {
 	Config   config.Config
 	Server   *oauth.Server
 	Handlers *httpapi.Handlers
-	// Store is the in-memory store (GATEHOUSE_STORE=memory).
-	Store *memstore.Store
+	// Store is what the server reads and writes: the backing store behind
+	// the client cache (unless GATEHOUSE_CLIENT_CACHE_TTL is 0).
+	Store oauth.Store
+	// Admin is the backing store's administrative side, without the cache:
+	// what the seed loader and the admin commands write through.
+	Admin Admin
+	// MemStore is the in-memory store (GATEHOUSE_STORE=memory); nil
+	// otherwise.
+	MemStore *memstore.Store
+	// DynamoStore is the DynamoDB store (GATEHOUSE_STORE=dynamodb) and
+	// DynamoDB its SDK client; both nil otherwise.
+	DynamoStore *dynamostore.Store
+	DynamoDB    *dynamodb.Client
 	// Signer signs the access tokens.
 	Signer oauth.Signer
 	// Seed is what was loaded from GATEHOUSE_SEED_FILE, with its plaintext
@@ -36,14 +55,59 @@ type App struct {
 	Logger *slog.Logger
 }
 
+// Admin is the administrative side of a store, which oauth.Store leaves
+// out: every store (memstore and dynamostore) has these methods. Missing
+// records are oauth.ErrNotFound.
+type Admin interface {
+	GetClient(ctx context.Context, id string) (*oauth.Client, error)
+	// PutClient creates the client or replaces the one with the same ID.
+	PutClient(ctx context.Context, c *oauth.Client) error
+	DeleteClient(ctx context.Context, id string) error
+	ListClients(ctx context.Context) ([]*oauth.Client, error)
+	GetUser(ctx context.Context, username string) (*oauth.User, error)
+	// PutUser creates the user or replaces the one with the same username.
+	PutUser(ctx context.Context, u *oauth.User) error
+	DeleteUser(ctx context.Context, username string) error
+}
+
+var (
+	_ Admin = (*memstore.Store)(nil)
+	_ Admin = (*dynamostore.Store)(nil)
+)
+
+// Option changes how Build wires the app.
+type Option func(*options)
+
+type options struct {
+	dynamoDB *dynamodb.Client
+}
+
+// WithDynamoDBClient makes a GATEHOUSE_STORE=dynamodb app use client
+// instead of one from the AWS SDK's default configuration (tests, and the
+// admin commands' own client).
+func WithDynamoDBClient(client *dynamodb.Client) Option {
+	return func(o *options) { o.dynamoDB = client }
+}
+
 // Build creates every component from cfg. Errors name the variable at
 // fault where there is one. A nil logger means slog.Default().
-func Build(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+//
+// Build makes no network call, so a Lambda function's initialization stays
+// fast: the DynamoDB client resolves its credentials on its first request.
+func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{Config: cfg, Logger: logger}
 
+	if cfg.SeedFile != "" && cfg.Store == config.StoreDynamoDB {
+		return nil, fmt.Errorf("%s: a seed file is only for the memory store; with %s=%s create clients and users with the gatehouse command",
+			config.EnvSeedFile, config.EnvStore, config.StoreDynamoDB)
+	}
 	if cfg.SeedFile != "" {
 		seed, err := LoadSeed(cfg.SeedFile)
 		if err != nil {
@@ -52,14 +116,35 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, e
 		a.Seed = seed
 	}
 
+	var backing oauth.Store
 	switch cfg.Store {
 	case config.StoreMemory, "":
-		a.Store = memstore.New()
+		a.MemStore = memstore.New()
+		backing, a.Admin = a.MemStore, a.MemStore
+	case config.StoreDynamoDB:
+		a.DynamoDB = o.dynamoDB
+		if a.DynamoDB == nil {
+			client, err := NewDynamoDBClient(ctx)
+			if err != nil {
+				return nil, err
+			}
+			a.DynamoDB = client
+		}
+		tables := cfg.Tables
+		if tables == (dynamostore.Tables{}) {
+			tables = dynamostore.DefaultTables()
+		}
+		a.DynamoStore = dynamostore.New(a.DynamoDB, tables)
+		backing, a.Admin = a.DynamoStore, a.DynamoStore
 	default:
 		return nil, fmt.Errorf("%s: unsupported store %q", config.EnvStore, cfg.Store)
 	}
+	if cfg.ClientCacheTTL < 0 {
+		return nil, fmt.Errorf("%s: %s must not be negative", config.EnvClientCacheTTL, cfg.ClientCacheTTL)
+	}
+	a.Store = clientcache.New(backing, cfg.ClientCacheTTL, nil)
 	if a.Seed != nil {
-		if err := a.Seed.Apply(ctx, a.Store, passwords.Default); err != nil {
+		if err := a.Seed.Apply(ctx, a.Admin, passwords.Default); err != nil {
 			return nil, err
 		}
 	}
@@ -88,6 +173,43 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, e
 	}
 	a.Handlers = httpapi.New(a.Server, httpapi.Options{Logger: logger})
 	return a, nil
+}
+
+// NewDynamoDBClient returns a DynamoDB client configured the standard AWS
+// way (aws-sdk-go-v2's config.LoadDefaultConfig): AWS_REGION, credentials
+// from the environment, a profile or the Lambda execution role, and
+// AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) to point it at DynamoDB
+// Local. It makes no network call: credentials are resolved on the first
+// request.
+//
+// On a loopback endpoint (DynamoDB Local) it skips the validation of
+// response checksums: DynamoDB Local's error responses carry a wrong one,
+// and the SDK would log a warning for each.
+func NewDynamoDBClient(ctx context.Context, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%s: AWS configuration: %w", config.EnvStore, config.StoreDynamoDB, err)
+	}
+	local := func(o *dynamodb.Options) {
+		if o.BaseEndpoint != nil && loopbackURL(*o.BaseEndpoint) {
+			o.DisableValidateResponseChecksum = true
+		}
+	}
+	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){local}, optFns...)...), nil
+}
+
+// loopbackURL reports whether rawURL's host is a loopback address or
+// localhost.
+func loopbackURL(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // newSigner creates the token signer GATEHOUSE_SIGNER names.

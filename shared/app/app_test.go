@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
 )
 
@@ -48,8 +50,11 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Server == nil || a.Handlers == nil || a.Store == nil || a.Signer == nil || a.Seed == nil {
+	if a.Server == nil || a.Handlers == nil || a.Store == nil || a.Admin == nil || a.MemStore == nil || a.Signer == nil || a.Seed == nil {
 		t.Fatalf("incomplete app: %+v", a)
+	}
+	if a.DynamoStore != nil || a.DynamoDB != nil {
+		t.Errorf("memory app has a DynamoDB store: %+v", a)
 	}
 	cfg := a.Server.Config()
 	eq(t, cfg.Issuer, "https://auth.example.com")
@@ -58,7 +63,7 @@ func TestBuild(t *testing.T) {
 	eq(t, a.Signer.Algorithm(), "ES256")
 
 	ctx := context.Background()
-	clients, err := a.Store.ListClients(ctx)
+	clients, err := a.Admin.ListClients(ctx)
 	if err != nil || len(clients) != len(a.Seed.Clients) {
 		t.Errorf("store has %d clients (%v); seed has %d", len(clients), err, len(a.Seed.Clients))
 	}
@@ -161,13 +166,50 @@ func TestBuildRejectsBadConfigLiterals(t *testing.T) {
 		cfg  config.Config
 		want string
 	}{
-		"issuer":  {config.Config{Issuer: "http://auth.example.com"}, "GATEHOUSE_ISSUER: "},
-		"store":   {config.Config{Issuer: "https://a.example", Store: "dynamodb"}, `GATEHOUSE_STORE: unsupported store "dynamodb"`},
-		"signer":  {config.Config{Issuer: "https://a.example", Signer: "kms"}, `GATEHOUSE_SIGNER: unsupported signer "kms"`},
-		"sig alg": {config.Config{Issuer: "https://a.example", SigningAlg: "HS256"}, "GATEHOUSE_SIGNING_ALG: "},
+		"issuer": {config.Config{Issuer: "http://auth.example.com"}, "GATEHOUSE_ISSUER: "},
+		"store":  {config.Config{Issuer: "https://a.example", Store: "postgres"}, `GATEHOUSE_STORE: unsupported store "postgres"`},
+		"seed with dynamodb": {config.Config{Issuer: "https://a.example", Store: "dynamodb", SeedFile: "dev/seed.json"},
+			"GATEHOUSE_SEED_FILE: a seed file is only for the memory store"},
+		"cache ttl": {config.Config{Issuer: "https://a.example", ClientCacheTTL: -time.Second}, "GATEHOUSE_CLIENT_CACHE_TTL: "},
+		"signer":    {config.Config{Issuer: "https://a.example", Signer: "kms"}, `GATEHOUSE_SIGNER: unsupported signer "kms"`},
+		"sig alg":   {config.Config{Issuer: "https://a.example", SigningAlg: "HS256"}, "GATEHOUSE_SIGNING_ALG: "},
 	} {
 		if _, err := app.Build(ctx, tc.cfg, discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v; want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestBuildClientCache(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		ttl    string
+		cached bool
+	}{{"", true}, {"5s", true}, {"0", false}} {
+		a, err := buildEnv(t, map[string]string{config.EnvClientCacheTTL: tt.ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cached := a.Store != oauth.Store(a.MemStore); cached != tt.cached {
+			t.Errorf("%s=%q: cached %v; want %v", config.EnvClientCacheTTL, tt.ttl, cached, tt.cached)
+		}
+		c := &oauth.Client{ID: "svc-" + tt.ttl, SecretHash: oauth.HashSecret("one"), TokenEndpointAuthMethod: oauth.AuthMethodBasic}
+		if err := a.Admin.PutClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Store.GetClient(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		c.SecretHash = oauth.HashSecret("two")
+		if err := a.Admin.PutClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.Store.GetClient(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stale := got.SecretHash == oauth.HashSecret("one"); stale != tt.cached {
+			t.Errorf("%s=%q: served the replaced client: %v; want %v", config.EnvClientCacheTTL, tt.ttl, stale, tt.cached)
 		}
 	}
 }

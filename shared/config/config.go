@@ -12,11 +12,17 @@
 // | GATEHOUSE_REFRESH_TOKEN_TTL   | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)           |
 // | GATEHOUSE_CODE_TTL            | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                      |
 // | GATEHOUSE_SESSION_TTL         | browser sign-in session lifetime                               | 12h                      |
-// | GATEHOUSE_STORE               | storage backend: "memory"                                      | memory                   |
+// | GATEHOUSE_STORE               | storage backend: "memory" or "dynamodb"                        | memory                   |
+// | GATEHOUSE_CLIENTS_TABLE       | DynamoDB table of the clients (store "dynamodb")               | gatehouse-clients        |
+// | GATEHOUSE_USERS_TABLE         | DynamoDB table of the users                                    | gatehouse-users          |
+// | GATEHOUSE_CODES_TABLE         | DynamoDB table of the authorization codes                      | gatehouse-codes          |
+// | GATEHOUSE_TOKENS_TABLE        | DynamoDB table of the refresh tokens and revocations           | gatehouse-tokens         |
+// | GATEHOUSE_SESSIONS_TABLE      | DynamoDB table of the browser sessions                         | gatehouse-sessions       |
+// | GATEHOUSE_CLIENT_CACHE_TTL    | client cache lifetime in warm instances, max 1h; 0 disables    | 30s                      |
 // | GATEHOUSE_SIGNER              | token signer: "local" (in-process key)                         | local                    |
 // | GATEHOUSE_SIGNING_ALG         | JWS algorithm of the local signer: RS256 or ES256              | RS256                    |
 // | GATEHOUSE_SIGNING_KEY_FILE    | PEM private key of the local signer, created if missing        | empty: ephemeral key     |
-// | GATEHOUSE_SEED_FILE           | seed JSON (clients and users) loaded into the memory store     | none                     |
+// | GATEHOUSE_SEED_FILE           | seed JSON (clients and users) for the memory store only        | none                     |
 // | GATEHOUSE_LOG_LEVEL           | debug, info, warn or error                                     | info                     |
 //
 // FromEnv always requires GATEHOUSE_ISSUER; `gatehouse serve` supplies
@@ -24,6 +30,14 @@
 // set. Durations are Go durations ("90s", "1h30m") or whole seconds
 // ("3600"); an empty or unset variable takes the default. Lists ignore empty
 // elements and surrounding spaces.
+//
+// The client cache trades freshness for speed: a deleted client or a
+// rotated secret takes up to GATEHOUSE_CLIENT_CACHE_TTL to take effect in a
+// warm Lambda container (see shared/store/clientcache). With
+// GATEHOUSE_STORE=dynamodb a seed file is an error: clients and users are
+// created with `gatehouse clients create` and `gatehouse users create`.
+// The AWS SDK reads its own standard configuration (AWS_REGION, credentials,
+// AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
 package config
 
 import (
@@ -37,6 +51,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 // Environment variable names.
@@ -54,6 +70,12 @@ const (
 	EnvSigningKeyFile  = "GATEHOUSE_SIGNING_KEY_FILE"
 	EnvSeedFile        = "GATEHOUSE_SEED_FILE"
 	EnvLogLevel        = "GATEHOUSE_LOG_LEVEL"
+	EnvClientsTable    = "GATEHOUSE_CLIENTS_TABLE"
+	EnvUsersTable      = "GATEHOUSE_USERS_TABLE"
+	EnvCodesTable      = "GATEHOUSE_CODES_TABLE"
+	EnvTokensTable     = "GATEHOUSE_TOKENS_TABLE"
+	EnvSessionsTable   = "GATEHOUSE_SESSIONS_TABLE"
+	EnvClientCacheTTL  = "GATEHOUSE_CLIENT_CACHE_TTL"
 )
 
 // Variables lists every variable FromEnv reads, in the order of the table
@@ -61,24 +83,38 @@ const (
 var Variables = []string{
 	EnvIssuer, EnvAudience, EnvScopes,
 	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL,
-	EnvStore, EnvSigner, EnvSigningAlg, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
+	EnvStore, EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable, EnvClientCacheTTL,
+	EnvSigner, EnvSigningAlg, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
 }
+
+// TableVariables lists the variables naming the DynamoDB tables, in the
+// order of dynamostore.Tables' fields.
+var TableVariables = []string{EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable}
 
 // Supported values of GATEHOUSE_STORE, GATEHOUSE_SIGNER and
 // GATEHOUSE_SIGNING_ALG.
 const (
-	StoreMemory = "memory"
-	SignerLocal = "local"
-	AlgRS256    = "RS256"
-	AlgES256    = "ES256"
+	StoreMemory   = "memory"
+	StoreDynamoDB = "dynamodb"
+	SignerLocal   = "local"
+	AlgRS256      = "RS256"
+	AlgES256      = "ES256"
 )
 
 // MaxCodeTTL caps GATEHOUSE_CODE_TTL: RFC 6749 §4.1.2 recommends a maximum
 // authorization-code lifetime of 10 minutes.
 const MaxCodeTTL = 10 * time.Minute
 
+// DefaultClientCacheTTL is GATEHOUSE_CLIENT_CACHE_TTL's default, and
+// MaxClientCacheTTL its upper bound: a longer cache would let a deleted
+// client or a rotated secret live on for too long.
+const (
+	DefaultClientCacheTTL = 30 * time.Second
+	MaxClientCacheTTL     = time.Hour
+)
+
 var (
-	stores     = []string{StoreMemory}
+	stores     = []string{StoreMemory, StoreDynamoDB}
 	signers    = []string{SignerLocal}
 	algorithms = []string{AlgRS256, AlgES256}
 )
@@ -93,11 +129,13 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	CodeTTL         time.Duration
 	SessionTTL      time.Duration
-	Store           string // StoreMemory
-	Signer          string // SignerLocal
-	SigningAlg      string // AlgRS256 or AlgES256
-	SigningKeyFile  string // "" means an ephemeral key
-	SeedFile        string // "" means no seed
+	Store           string             // StoreMemory or StoreDynamoDB
+	Tables          dynamostore.Tables // DynamoDB table names; always filled in
+	ClientCacheTTL  time.Duration      // 0 disables the client cache
+	Signer          string             // SignerLocal
+	SigningAlg      string             // AlgRS256 or AlgES256
+	SigningKeyFile  string             // "" means an ephemeral key
+	SeedFile        string             // "" means no seed; only with StoreMemory
 	LogLevel        slog.Level
 }
 
@@ -115,6 +153,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CodeTTL:         r.duration(EnvCodeTTL, MaxCodeTTL),
 		SessionTTL:      r.duration(EnvSessionTTL, 0),
 		Store:           r.oneOf(EnvStore, StoreMemory, stores),
+		Tables:          r.tables(),
+		ClientCacheTTL:  r.durationOrZero(EnvClientCacheTTL, DefaultClientCacheTTL, MaxClientCacheTTL),
 		Signer:          r.oneOf(EnvSigner, SignerLocal, signers),
 		SigningAlg:      r.oneOf(EnvSigningAlg, AlgRS256, algorithms),
 		SigningKeyFile:  r.get(EnvSigningKeyFile),
@@ -124,10 +164,26 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if len(cfg.Audience) == 0 && cfg.Issuer != "" {
 		cfg.Audience = []string{cfg.Issuer}
 	}
+	if cfg.Store == StoreDynamoDB && cfg.SeedFile != "" {
+		r.fail(EnvSeedFile, "a seed file is only for the memory store; with %s=%s create clients and users with "+
+			"`gatehouse clients create` and `gatehouse users create`", EnvStore, StoreDynamoDB)
+	}
 	if err := errors.Join(r.errs...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// TablesFromEnv reads only the DynamoDB table names (GATEHOUSE_*_TABLE),
+// with the same defaults and checks as FromEnv, for the admin commands that
+// need no issuer.
+func TablesFromEnv(getenv func(string) string) (dynamostore.Tables, error) {
+	r := reader{getenv: getenv}
+	t := r.tables()
+	if err := errors.Join(r.errs...); err != nil {
+		return dynamostore.Tables{}, err
+	}
+	return t, nil
 }
 
 // reader collects errors while reading variables.
@@ -250,6 +306,68 @@ func ParseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid duration %q (want a Go duration like \"1h\" or \"90s\", or whole seconds like \"3600\")", v)
 	}
 	return d, nil
+}
+
+// durationOrZero reads a Go duration or whole seconds that may be 0 (which
+// turns the feature off); empty means def. limit is an upper bound.
+func (r *reader) durationOrZero(name string, def, limit time.Duration) time.Duration {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := ParseDuration(v)
+	switch {
+	case err != nil:
+		r.fail(name, "%v", err)
+		return def
+	case d < 0:
+		r.fail(name, "%q must not be negative (0 turns it off)", v)
+		return def
+	case d > limit:
+		r.fail(name, "%q exceeds the maximum of %s", v, limit)
+		return def
+	}
+	return d
+}
+
+// tables reads the DynamoDB table names, defaulting to
+// dynamostore.DefaultTables. Each must be a valid DynamoDB table name, and
+// no two may be the same: every table has its own key schema.
+func (r *reader) tables() dynamostore.Tables {
+	t := dynamostore.DefaultTables()
+	fields := []*string{&t.Clients, &t.Users, &t.Codes, &t.Tokens, &t.Sessions}
+	seen := map[string]string{}
+	for i, name := range TableVariables {
+		v := r.get(name)
+		if v == "" {
+			v = *fields[i]
+		} else if !ValidTableName(v) {
+			r.fail(name, "%q is not a valid DynamoDB table name (3 to 255 characters: letters, digits, '_', '-', '.')", v)
+			continue
+		}
+		if other, ok := seen[v]; ok {
+			r.fail(name, "%q is also the table of %s: each table needs its own name", v, other)
+			continue
+		}
+		seen[v] = name
+		*fields[i] = v
+	}
+	return t
+}
+
+// ValidTableName reports whether s is a valid DynamoDB table name: 3 to 255
+// characters from a-z, A-Z, 0-9, '_', '-' and '.'.
+func ValidTableName(s string) bool {
+	if len(s) < 3 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // oneOf reads a value that must be one of allowed; empty means def.

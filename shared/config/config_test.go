@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 func env(m map[string]string) func(string) string {
@@ -22,12 +23,14 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Issuer:     issuer,
-		Audience:   []string{issuer},
-		Store:      config.StoreMemory,
-		Signer:     config.SignerLocal,
-		SigningAlg: config.AlgRS256,
-		LogLevel:   slog.LevelInfo,
+		Issuer:         issuer,
+		Audience:       []string{issuer},
+		Store:          config.StoreMemory,
+		Tables:         dynamostore.DefaultTables(),
+		ClientCacheTTL: 30 * time.Second,
+		Signer:         config.SignerLocal,
+		SigningAlg:     config.AlgRS256,
+		LogLevel:       slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("FromEnv =\n%+v\nwant\n%+v", cfg, want)
@@ -79,6 +82,38 @@ func TestFromEnvGood(t *testing.T) {
 			eq(t, c.Store, config.StoreMemory)
 			eq(t, c.Signer, config.SignerLocal)
 		}},
+		{"dynamodb", map[string]string{config.EnvStore: "dynamodb"}, func(t *testing.T, c config.Config) {
+			eq(t, c.Store, config.StoreDynamoDB)
+			eq(t, c.Tables, dynamostore.DefaultTables())
+		}},
+		{"table names", map[string]string{
+			config.EnvStore:         "dynamodb",
+			config.EnvClientsTable:  "prod.clients",
+			config.EnvUsersTable:    " prod-users ",
+			config.EnvCodesTable:    "prod_codes",
+			config.EnvTokensTable:   "ProdTokens",
+			config.EnvSessionsTable: "",
+		}, func(t *testing.T, c config.Config) {
+			eq(t, c.Tables, dynamostore.Tables{
+				Clients: "prod.clients", Users: "prod-users", Codes: "prod_codes", Tokens: "ProdTokens",
+				Sessions: dynamostore.DefaultTables().Sessions,
+			})
+		}},
+		{"client cache ttl", map[string]string{config.EnvClientCacheTTL: "5s"}, func(t *testing.T, c config.Config) {
+			eq(t, c.ClientCacheTTL, 5*time.Second)
+		}},
+		{"client cache ttl 0 disables", map[string]string{config.EnvClientCacheTTL: "0"}, func(t *testing.T, c config.Config) {
+			eq(t, c.ClientCacheTTL, time.Duration(0))
+		}},
+		{"client cache ttl 0s disables", map[string]string{config.EnvClientCacheTTL: "0s"}, func(t *testing.T, c config.Config) {
+			eq(t, c.ClientCacheTTL, time.Duration(0))
+		}},
+		{"client cache ttl at the maximum", map[string]string{config.EnvClientCacheTTL: "3600"}, func(t *testing.T, c config.Config) {
+			eq(t, c.ClientCacheTTL, config.MaxClientCacheTTL)
+		}},
+		{"seed file with the memory store", map[string]string{config.EnvStore: "memory", config.EnvSeedFile: "dev/seed.json"}, func(t *testing.T, c config.Config) {
+			eq(t, c.SeedFile, "dev/seed.json")
+		}},
 		{"ES256", map[string]string{config.EnvSigningAlg: "ES256"}, func(t *testing.T, c config.Config) {
 			eq(t, c.SigningAlg, config.AlgES256)
 		}},
@@ -129,8 +164,18 @@ func TestFromEnvBad(t *testing.T) {
 		{"negative duration", map[string]string{config.EnvAccessTokenTTL: "-5m"}, `GATEHOUSE_ACCESS_TOKEN_TTL: "-5m" must be positive`},
 		{"huge seconds", map[string]string{config.EnvAccessTokenTTL: "99999999999999999"}, `GATEHOUSE_ACCESS_TOKEN_TTL: "99999999999999999" seconds is out of range`},
 		{"code TTL too long", map[string]string{config.EnvCodeTTL: "11m"}, `GATEHOUSE_CODE_TTL: "11m" exceeds the maximum of 10m0s`},
-		{"unknown store", map[string]string{config.EnvStore: "postgres"}, `GATEHOUSE_STORE: unsupported value "postgres" (supported: memory)`},
-		{"dynamodb not yet", map[string]string{config.EnvStore: "dynamodb"}, `GATEHOUSE_STORE: unsupported value "dynamodb"`},
+		{"unknown store", map[string]string{config.EnvStore: "postgres"}, `GATEHOUSE_STORE: unsupported value "postgres" (supported: memory, dynamodb)`},
+		{"upper-case store", map[string]string{config.EnvStore: "DynamoDB"}, `GATEHOUSE_STORE: unsupported value "DynamoDB" (supported: memory, dynamodb)`},
+		{"seed file with dynamodb", map[string]string{config.EnvStore: "dynamodb", config.EnvSeedFile: "dev/seed.json"},
+			"GATEHOUSE_SEED_FILE: a seed file is only for the memory store; with GATEHOUSE_STORE=dynamodb create clients and users with `gatehouse clients create`"},
+		{"short table name", map[string]string{config.EnvClientsTable: "ab"}, `GATEHOUSE_CLIENTS_TABLE: "ab" is not a valid DynamoDB table name`},
+		{"table name with a slash", map[string]string{config.EnvTokensTable: "prod/tokens"}, `GATEHOUSE_TOKENS_TABLE: "prod/tokens" is not a valid DynamoDB table name`},
+		{"long table name", map[string]string{config.EnvUsersTable: strings.Repeat("u", 256)}, `GATEHOUSE_USERS_TABLE: "uuu`},
+		{"shared table name", map[string]string{config.EnvSessionsTable: "gatehouse-codes"},
+			`GATEHOUSE_SESSIONS_TABLE: "gatehouse-codes" is also the table of GATEHOUSE_CODES_TABLE: each table needs its own name`},
+		{"negative client cache ttl", map[string]string{config.EnvClientCacheTTL: "-1s"}, `GATEHOUSE_CLIENT_CACHE_TTL: "-1s" must not be negative (0 turns it off)`},
+		{"bad client cache ttl", map[string]string{config.EnvClientCacheTTL: "soon"}, `GATEHOUSE_CLIENT_CACHE_TTL: invalid duration "soon"`},
+		{"client cache ttl too long", map[string]string{config.EnvClientCacheTTL: "2h"}, `GATEHOUSE_CLIENT_CACHE_TTL: "2h" exceeds the maximum of 1h0m0s`},
 		{"unknown signer", map[string]string{config.EnvSigner: "kms"}, `GATEHOUSE_SIGNER: unsupported value "kms" (supported: local)`},
 		{"unknown alg", map[string]string{config.EnvSigningAlg: "HS256"}, `GATEHOUSE_SIGNING_ALG: unsupported value "HS256" (supported: RS256, ES256)`},
 		{"lower-case alg", map[string]string{config.EnvSigningAlg: "rs256"}, `GATEHOUSE_SIGNING_ALG: unsupported value "rs256"`},
@@ -167,6 +212,58 @@ func TestFromEnvReportsEveryError(t *testing.T) {
 	for i, prefix := range []string{config.EnvIssuer, config.EnvCodeTTL, config.EnvStore} {
 		if !strings.HasPrefix(lines[i], prefix+": ") {
 			t.Errorf("line %d = %q; want prefix %s", i, lines[i], prefix)
+		}
+	}
+}
+
+func TestTablesFromEnv(t *testing.T) {
+	tables, err := config.TablesFromEnv(env(map[string]string{config.EnvClientsTable: "test-clients"}))
+	want := dynamostore.DefaultTables()
+	want.Clients = "test-clients"
+	if err != nil || tables != want {
+		t.Errorf("TablesFromEnv = %+v, %v; want %+v", tables, err, want)
+	}
+	// Nothing else is read: no issuer needed.
+	_, err = config.TablesFromEnv(env(map[string]string{config.EnvUsersTable: "x", config.EnvCodesTable: "gatehouse-clients"}))
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_USERS_TABLE: \"x\" is not a valid") ||
+		!strings.Contains(err.Error(), "GATEHOUSE_CODES_TABLE: \"gatehouse-clients\" is also the table of GATEHOUSE_CLIENTS_TABLE") {
+		t.Errorf("TablesFromEnv error = %v", err)
+	}
+}
+
+func TestVariables(t *testing.T) {
+	// Every variable is listed once, and FromEnv reads exactly those.
+	read := map[string]bool{}
+	_, _ = config.FromEnv(func(k string) string { read[k] = true; return "" })
+	seen := map[string]bool{}
+	for _, v := range config.Variables {
+		if seen[v] {
+			t.Errorf("%s listed twice", v)
+		}
+		seen[v] = true
+		if !read[v] {
+			t.Errorf("%s listed but not read", v)
+		}
+	}
+	for v := range read {
+		if !seen[v] {
+			t.Errorf("%s read but not listed in Variables", v)
+		}
+	}
+	for _, v := range config.TableVariables {
+		if !seen[v] {
+			t.Errorf("table variable %s not in Variables", v)
+		}
+	}
+}
+
+func TestValidTableName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"abc": true, "gatehouse-clients": true, "a.b_C-9": true, strings.Repeat("x", 255): true,
+		"ab": false, "": false, strings.Repeat("x", 256): false, "a b c": false, "a/bc": false, "tablé": false,
+	} {
+		if got := config.ValidTableName(s); got != want {
+			t.Errorf("ValidTableName(%q) = %v; want %v", s, got, want)
 		}
 	}
 }

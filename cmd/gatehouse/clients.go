@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
+)
+
+const clientsUsage = `Usage: gatehouse clients <command> [flags] [arguments]
+
+Manages the OAuth clients in the DynamoDB clients table.
+
+Commands:
+  create          register a client; prints its client_secret, once
+  list            print every client (never a secret)
+  get ID          print one client
+  delete ID       delete a client
+  rotate-secret ID
+                  give a confidential client a new secret; prints it, once
+
+Every command takes the --clients-table flag (env GATEHOUSE_CLIENTS_TABLE;
+default gatehouse-clients), and reaches DynamoDB through the standard AWS
+configuration. Output is JSON with RFC 7591 metadata names. Run
+'gatehouse clients <command> -h' for a command's flags. Example:
+
+  gatehouse clients create --name "Billing service" \
+    --grant-type client_credentials --scope "invoices:read"
+
+Warm Lambda instances cache clients for GATEHOUSE_CLIENT_CACHE_TTL (default
+30s): a deleted client or a rotated secret takes up to that long to take
+effect.
+`
+
+func (c *cli) clients(ctx context.Context, args []string) error {
+	return c.runGroup(ctx, args, clientsUsage, []subcommand{
+		{"create", (*cli).clientsCreate},
+		{"list", (*cli).clientsList},
+		{"get", (*cli).clientsGet},
+		{"delete", (*cli).clientsDelete},
+		{"rotate-secret", (*cli).clientsRotateSecret},
+	})
+}
+
+// clientJSON is a client as the commands print it, in RFC 7591 §2 and §3.2.1
+// names. ClientSecret is set only when a secret was just generated.
+type clientJSON struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"` // 0: never (RFC 7591 §3.2.1)
+	ClientName              string   `json:"client_name,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	Scope                   string   `json:"scope,omitempty"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	// AccessTokenLifetime in seconds, when the client overrides the
+	// server's (the seed file's name).
+	AccessTokenLifetime int64 `json:"access_token_lifetime,omitempty"`
+}
+
+// toJSON describes a stored client, without its secret (the store has only
+// its hash, which is never printed either).
+func toJSON(c *oauth.Client) clientJSON {
+	orEmpty := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientJSON{
+		ClientID:                c.ID,
+		ClientName:              c.Name,
+		RedirectURIs:            orEmpty(c.RedirectURIs),
+		GrantTypes:              orEmpty(c.GrantTypes),
+		ResponseTypes:           orEmpty(c.ResponseTypes),
+		Scope:                   strings.Join(c.Scopes, " "),
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		AccessTokenLifetime:     int64(c.AccessTokenLifetime / time.Second),
+	}
+}
+
+// withSecret adds a freshly generated secret to the description.
+func withSecret(j clientJSON, secret string) clientJSON {
+	never := int64(0)
+	j.ClientSecret, j.ClientSecretExpiresAt = secret, &never
+	return j
+}
+
+// flagOfField names the clients create flag that sets an RFC 7591 field.
+var flagOfField = map[string]string{
+	"client_id":                  "--id",
+	"client_name":                "--name",
+	"client_secret":              "--auth-method",
+	"token_endpoint_auth_method": "--auth-method",
+	"grant_types":                "--grant-type",
+	"response_types":             "--grant-type",
+	"redirect_uris":              "--redirect-uri",
+	"scope":                      "--scope",
+	"access_token_lifetime":      "--access-token-lifetime",
+}
+
+func (c *cli) clientsCreate(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("clients create", "--grant-type TYPE [--grant-type TYPE]... [flags]")
+	var (
+		redirectURIs, grantTypes stringList
+		id, name, scope, method  string
+		lifetime                 string
+	)
+	fs.StringVar(&id, "id", "", "the client_id (default: a random, URL-safe id)")
+	fs.StringVar(&name, "name", "", "the client_name, for people")
+	fs.Var(&redirectURIs, "redirect-uri", "a redirect `URI` (repeatable; required for authorization_code and implicit)")
+	fs.Var(&grantTypes, "grant-type", "a grant `type` (repeatable, at least one): authorization_code, implicit, password, client_credentials, refresh_token")
+	fs.StringVar(&scope, "scope", "", "the space-separated `scopes` the client may request")
+	fs.StringVar(&method, "auth-method", oauth.AuthMethodBasic,
+		"token_endpoint_auth_method: client_secret_basic, client_secret_post, or none for a public client (no secret)")
+	fs.StringVar(&lifetime, "access-token-lifetime", "", "the client's access-token `lifetime` (\"1h\", or seconds; default: the server's)")
+	tf := addTableFlags(fs, config.EnvClientsTable)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+
+	sc := app.SeedClient{
+		ClientID:                id,
+		ClientName:              name,
+		RedirectURIs:            redirectURIs,
+		GrantTypes:              grantTypes,
+		Scope:                   scope,
+		TokenEndpointAuthMethod: method,
+	}
+	if id == "" {
+		sc.ClientID = newClientID()
+	}
+	if method != oauth.AuthMethodNone {
+		sc.ClientSecret = oauth.NewClientSecret()
+	}
+	var problems []string
+	if lifetime != "" {
+		d, err := config.ParseDuration(lifetime)
+		switch {
+		case err != nil:
+			problems = append(problems, "--access-token-lifetime: "+err.Error())
+		case d <= 0 || d%time.Second != 0:
+			problems = append(problems, fmt.Sprintf("--access-token-lifetime: %q must be a positive whole number of seconds", lifetime))
+		default:
+			sc.AccessTokenLifetime = int64(d / time.Second)
+		}
+	}
+	for _, fe := range sc.Validate() {
+		field, _, _ := strings.Cut(fe.Field, "[")
+		flagName := flagOfField[field]
+		if flagName == "" {
+			flagName = field
+		}
+		problems = append(problems, flagName+": "+fe.Message)
+	}
+	if len(problems) > 0 {
+		return usageError("%s\n(see 'gatehouse clients create -h')", strings.Join(problems, "\n"))
+	}
+	tables, err := tf.resolve(c.getenv)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore(ctx, tables)
+	if err != nil {
+		return err
+	}
+
+	client := sc.OAuthClient() // only the secret's hash is stored
+	err = store.CreateClient(ctx, client)
+	if errors.Is(err, oauth.ErrConflict) {
+		return fmt.Errorf("client %q already exists in table %s (choose another --id, or delete it first)", client.ID, tables.Clients)
+	}
+	if err != nil {
+		return c.explain(err, tables.Clients)
+	}
+	out := toJSON(client)
+	if sc.ClientSecret != "" {
+		out = withSecret(out, sc.ClientSecret)
+		fmt.Fprintln(c.stderr, "Save the client_secret now: it is shown only this once (Gatehouse stores only its hash).")
+	}
+	return c.writeJSON(out)
+}
+
+// newClientID returns a random client_id: 128 bits, base64url (22
+// characters), safe in URLs and HTTP Basic credentials.
+func newClientID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// clientCommand parses a command that takes flags and nothing else
+// (want empty) or one client ID, and opens the store.
+func (c *cli) clientCommand(ctx context.Context, cmd, synopsis string, args []string, want ...string) (
+	*dynamostore.Store, dynamostore.Tables, []string, error,
+) {
+	fs := c.newFlagSet("clients "+cmd, synopsis)
+	tf := addTableFlags(fs, config.EnvClientsTable)
+	pos, err := parseArgs(fs, args, want...)
+	if err != nil {
+		return nil, dynamostore.Tables{}, nil, err
+	}
+	tables, err := tf.resolve(c.getenv)
+	if err != nil {
+		return nil, dynamostore.Tables{}, nil, err
+	}
+	store, err := c.openStore(ctx, tables)
+	return store, tables, pos, err
+}
+
+func (c *cli) clientsList(ctx context.Context, args []string) error {
+	store, tables, _, err := c.clientCommand(ctx, "list", "[flags]", args)
+	if err != nil {
+		return err
+	}
+	clients, err := store.ListClients(ctx)
+	if err != nil {
+		return c.explain(err, tables.Clients)
+	}
+	out := make([]clientJSON, 0, len(clients))
+	for _, cl := range clients {
+		out = append(out, toJSON(cl))
+	}
+	return c.writeJSON(out)
+}
+
+func (c *cli) clientsGet(ctx context.Context, args []string) error {
+	store, tables, pos, err := c.clientCommand(ctx, "get", "ID [flags]", args, "ID")
+	if err != nil {
+		return err
+	}
+	client, err := c.getClient(ctx, store, tables, pos[0])
+	if err != nil {
+		return err
+	}
+	return c.writeJSON(toJSON(client))
+}
+
+// getClient reads a client, with a clear error for an unknown one.
+func (c *cli) getClient(ctx context.Context, store *dynamostore.Store, tables dynamostore.Tables, id string) (*oauth.Client, error) {
+	client, err := store.GetClient(ctx, id)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return nil, unknownClient(id, tables)
+	}
+	if err != nil {
+		return nil, c.explain(err, tables.Clients)
+	}
+	return client, nil
+}
+
+func unknownClient(id string, tables dynamostore.Tables) error {
+	return fmt.Errorf("unknown client %q (not in table %s; see 'gatehouse clients list')", id, tables.Clients)
+}
+
+func (c *cli) clientsDelete(ctx context.Context, args []string) error {
+	store, tables, pos, err := c.clientCommand(ctx, "delete", "ID [flags]", args, "ID")
+	if err != nil {
+		return err
+	}
+	err = store.DeleteClient(ctx, pos[0])
+	if errors.Is(err, oauth.ErrNotFound) {
+		return unknownClient(pos[0], tables)
+	}
+	if err != nil {
+		return c.explain(err, tables.Clients)
+	}
+	fmt.Fprintf(c.stdout, "Deleted client %q.\n", pos[0])
+	c.cacheHint("keep accepting the deleted client")
+	return nil
+}
+
+func (c *cli) clientsRotateSecret(ctx context.Context, args []string) error {
+	store, tables, pos, err := c.clientCommand(ctx, "rotate-secret", "ID [flags]", args, "ID")
+	if err != nil {
+		return err
+	}
+	client, err := c.getClient(ctx, store, tables, pos[0])
+	if err != nil {
+		return err
+	}
+	if client.IsPublic() {
+		return fmt.Errorf("client %q is public (token_endpoint_auth_method %q): it has no secret to rotate",
+			client.ID, oauth.AuthMethodNone)
+	}
+	secret := oauth.NewClientSecret()
+	client.SecretHash = oauth.HashSecret(secret)
+	if err := store.PutClient(ctx, client); err != nil {
+		return c.explain(err, tables.Clients)
+	}
+	fmt.Fprintln(c.stderr, "Save the new client_secret now: it is shown only this once; the old one no longer matches.")
+	c.cacheHint("keep accepting the old secret")
+	return c.writeJSON(withSecret(toJSON(client), secret))
+}
+
+// cacheHint tells on standard error how long warm Lambda instances may
+// still act on the old client record (see shared/store/clientcache).
+func (c *cli) cacheHint(what string) {
+	ttl := fmt.Sprintf("%s (the default)", config.DefaultClientCacheTTL)
+	if v := c.getenv(config.EnvClientCacheTTL); v != "" {
+		ttl = fmt.Sprintf("%s=%s here", config.EnvClientCacheTTL, v)
+	}
+	fmt.Fprintf(c.stderr, "Note: warm Lambda instances cache clients and may %s for up to their %s, %s.\n",
+		what, config.EnvClientCacheTTL, ttl)
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+func TestClientsCreate(t *testing.T) {
+	h := newHarnessWithTables(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		args []string
+		want clientJSON // ClientID "" means generated; secrets checked apart
+		// wantLifetime is the stored access-token lifetime.
+		wantLifetime time.Duration
+	}{
+		{"confidential service, generated id", []string{"--name", "Billing", "--grant-type", "client_credentials", "--scope", " invoices:read  invoices:write "},
+			clientJSON{ClientName: "Billing", RedirectURIs: []string{}, GrantTypes: []string{"client_credentials"}, ResponseTypes: []string{},
+				Scope: "invoices:read invoices:write", TokenEndpointAuthMethod: "client_secret_basic"}, 0},
+		{"web app with its id and lifetime", []string{"--id", "web-app", "--grant-type", "authorization_code", "--grant-type", "refresh_token",
+			"--redirect-uri", "https://app.example.com/cb", "--redirect-uri", "http://127.0.0.1:9000/callback",
+			"--auth-method", "client_secret_post", "--scope", "openid read", "--access-token-lifetime", "15m"},
+			clientJSON{ClientID: "web-app", RedirectURIs: []string{"https://app.example.com/cb", "http://127.0.0.1:9000/callback"},
+				GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}, Scope: "openid read",
+				TokenEndpointAuthMethod: "client_secret_post", AccessTokenLifetime: 900}, 15 * time.Minute},
+		{"public spa", []string{"--id", "spa", "--auth-method", "none", "--grant-type", "authorization_code",
+			"--redirect-uri", "https://spa.example.com/cb", "--access-token-lifetime", "300"},
+			clientJSON{ClientID: "spa", RedirectURIs: []string{"https://spa.example.com/cb"}, GrantTypes: []string{"authorization_code"},
+				ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "none", AccessTokenLifetime: 300}, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.must(h.clients(append([]string{"create"}, tt.args...)...))
+			got := decode[clientJSON](t, r.stdout)
+			if tt.want.ClientID == "" {
+				if !regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`).MatchString(got.ClientID) {
+					t.Errorf("generated client_id %q is not 22 URL-safe characters", got.ClientID)
+				}
+				tt.want.ClientID = got.ClientID
+			}
+			public := tt.want.TokenEndpointAuthMethod == oauth.AuthMethodNone
+			switch {
+			case public && (got.ClientSecret != "" || got.ClientSecretExpiresAt != nil):
+				t.Errorf("public client got a secret: %+v", got)
+			case !public && (len(got.ClientSecret) < 43 || got.ClientSecretExpiresAt == nil || *got.ClientSecretExpiresAt != 0):
+				t.Errorf("confidential client: secret %q, expires_at %v", got.ClientSecret, got.ClientSecretExpiresAt)
+			case !public && !strings.Contains(r.stderr, "shown only this once"):
+				t.Errorf("stderr lacks the warning: %q", r.stderr)
+			}
+			secret := got.ClientSecret
+			got.ClientSecret, got.ClientSecretExpiresAt = "", nil
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("output\n%+v\nwant\n%+v", got, tt.want)
+			}
+
+			stored, err := h.store.GetClient(ctx, got.ClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if public {
+				if stored.SecretHash != "" {
+					t.Errorf("public client stored with a secret hash")
+				}
+			} else if stored.SecretHash != oauth.HashSecret(secret) || strings.Contains(stored.SecretHash, secret) {
+				t.Errorf("stored secret hash %q is not HashSecret(the printed secret)", stored.SecretHash)
+			}
+			if stored.AccessTokenLifetime != tt.wantLifetime || stored.Name != tt.want.ClientName ||
+				strings.Join(stored.Scopes, " ") != tt.want.Scope || !reflect.DeepEqual(stored.GrantTypes, tt.want.GrantTypes) {
+				t.Errorf("stored %+v", stored)
+			}
+		})
+	}
+	wantFail(t, h.clients("create", "--id", "spa", "--grant-type", "client_credentials"), 1,
+		`gatehouse clients create: client "spa" already exists in table `+h.tables.Clients)
+}
+
+// clients create validates like the seed loader (one shared function),
+// naming the flags at fault; none of it reaches DynamoDB.
+func TestClientsCreateBadFlags(t *testing.T) {
+	h := newOfflineHarness(t)
+	tests := []struct {
+		args  []string
+		wants []string
+	}{
+		{nil, []string{"--grant-type: is required"}},
+		{[]string{"--grant-type", "foo"}, []string{`--grant-type: unknown grant type "foo"`}},
+		{[]string{"--grant-type", "client_credentials", "--auth-method", "none"},
+			[]string{`--grant-type: "client_credentials" needs a confidential client`}},
+		{[]string{"--grant-type", "client_credentials", "--auth-method", "private_key_jwt"}, []string{`--auth-method: unknown method "private_key_jwt"`}},
+		{[]string{"--grant-type", "authorization_code"}, []string{"--redirect-uri: is required for grant types"}},
+		{[]string{"--grant-type", "authorization_code", "--redirect-uri", "http://app.example.com/cb", "--redirect-uri", "/cb"},
+			[]string{`--redirect-uri: redirect URI "http://app.example.com/cb" must use https`, `--redirect-uri: redirect URI "/cb" is not an absolute URI`}},
+		{[]string{"--grant-type", "client_credentials", "--scope", `read "write"`}, []string{`--scope: "\"write\"" is not a valid scope token`}},
+		{[]string{"--grant-type", "client_credentials", "--id", "a b"}, []string{`--id: "a b" must be printable ASCII without spaces`}},
+		{[]string{"--grant-type", "client_credentials", "--name", "x\ny"}, []string{`--name: "x\ny" must not have control characters`}},
+		{[]string{"--grant-type", "client_credentials", "--access-token-lifetime", "soon"}, []string{`--access-token-lifetime: invalid duration "soon"`}},
+		{[]string{"--grant-type", "client_credentials", "--access-token-lifetime", "1.5s"}, []string{`--access-token-lifetime: "1.5s" must be a positive whole number of seconds`}},
+		{[]string{"--grant-type", "client_credentials", "--access-token-lifetime", "9000h"}, []string{"--access-token-lifetime: 32400000 is out of range"}},
+		{[]string{"--grant-type", "refresh_token", "--grant-type", "client_credentials"}, []string{`--grant-type: "refresh_token" needs "authorization_code" or "password"`}},
+		{[]string{"--grant-type", "client_credentials", "extra"}, []string{`unexpected argument "extra"`, "Usage: gatehouse clients create"}},
+		{[]string{"--grant-type"}, []string{"flag needs an argument: -grant-type"}},
+		{[]string{"--grant-type", "client_credentials", "--clients-table", "x"}, []string{`--clients-table: "x" is not a valid DynamoDB table name`}},
+	}
+	for _, tt := range tests {
+		r := h.run("", append([]string{"clients", "create"}, tt.args...)...)
+		wantFail(t, r, 2, tt.wants...)
+		if r.stdout != "" || strings.Contains(r.stderr, "client_secret\"") {
+			t.Errorf("%q: printed %q", tt.args, r.stdout)
+		}
+	}
+}
+
+func TestClientsListGetDelete(t *testing.T) {
+	h := newHarnessWithTables(t)
+	if r := h.must(h.clients("list")); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("empty list: %q", r.stdout)
+	}
+	var secrets []string
+	for _, args := range [][]string{
+		{"--id", "svc", "--grant-type", "client_credentials", "--scope", "read"},
+		{"--id", "legacy", "--grant-type", "password", "--grant-type", "refresh_token"},
+		{"--id", "spa", "--auth-method", "none", "--grant-type", "authorization_code", "--redirect-uri", "https://spa.example/cb"},
+	} {
+		c := decode[clientJSON](t, h.must(h.clients(append([]string{"create"}, args...)...)).stdout)
+		if c.ClientSecret != "" {
+			secrets = append(secrets, c.ClientSecret, oauth.HashSecret(c.ClientSecret))
+		}
+	}
+
+	r := h.must(h.clients("list"))
+	list := decode[[]clientJSON](t, r.stdout)
+	var ids []string
+	for _, c := range list {
+		ids = append(ids, c.ClientID)
+	}
+	if strings.Join(ids, ",") != "legacy,spa,svc" {
+		t.Errorf("listed %v", ids)
+	}
+	if strings.Contains(r.stdout, `"client_secret"`) || strings.Contains(r.stdout, "client_secret_expires_at") {
+		t.Errorf("list shows secrets:\n%s", r.stdout)
+	}
+	for _, s := range secrets {
+		if strings.Contains(r.stdout, s) {
+			t.Errorf("list shows a secret or its hash %q", s)
+		}
+	}
+
+	got := decode[clientJSON](t, h.must(h.clients("get", "svc")).stdout)
+	want := clientJSON{ClientID: "svc", RedirectURIs: []string{}, GrantTypes: []string{"client_credentials"}, ResponseTypes: []string{},
+		Scope: "read", TokenEndpointAuthMethod: "client_secret_basic"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("get svc = %+v; want %+v", got, want)
+	}
+	wantFail(t, h.clients("get", "nope"), 1, `gatehouse clients get: unknown client "nope"`)
+	wantFail(t, h.clients("get"), 2, "missing argument: ID")
+
+	r = h.must(h.clients("delete", "svc"))
+	if !strings.Contains(r.stdout, `Deleted client "svc"`) || !strings.Contains(r.stderr, "GATEHOUSE_CLIENT_CACHE_TTL") {
+		t.Errorf("delete: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	if _, err := h.store.GetClient(context.Background(), "svc"); !errors.Is(err, oauth.ErrNotFound) {
+		t.Errorf("deleted client still stored: %v", err)
+	}
+	wantFail(t, h.clients("get", "svc"), 1, `unknown client "svc"`)
+	wantFail(t, h.clients("delete", "svc"), 1, `gatehouse clients delete: unknown client "svc"`)
+	if list := decode[[]clientJSON](t, h.must(h.clients("list")).stdout); len(list) != 2 {
+		t.Errorf("after delete: %+v", list)
+	}
+}
+
+func TestClientsRotateSecret(t *testing.T) {
+	h := newHarnessWithTables(t)
+	ctx := context.Background()
+	created := decode[clientJSON](t, h.must(h.clients("create", "--id", "svc", "--grant-type", "client_credentials", "--scope", "read")).stdout)
+	old := created.ClientSecret
+
+	h.env["GATEHOUSE_CLIENT_CACHE_TTL"] = "10s"
+	r := h.must(h.clients("rotate-secret", "svc"))
+	rotated := decode[clientJSON](t, r.stdout)
+	if rotated.ClientSecret == "" || rotated.ClientSecret == old || rotated.ClientSecretExpiresAt == nil {
+		t.Fatalf("rotate-secret printed %+v", rotated)
+	}
+	if !strings.Contains(r.stderr, "GATEHOUSE_CLIENT_CACHE_TTL=10s") || !strings.Contains(r.stderr, "old secret") {
+		t.Errorf("stderr lacks the cache hint: %q", r.stderr)
+	}
+	stored, err := h.store.GetClient(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oauth.SecretMatches(stored.SecretHash, old) {
+		t.Error("the old secret still matches")
+	}
+	if !oauth.SecretMatches(stored.SecretHash, rotated.ClientSecret) {
+		t.Error("the new secret does not match")
+	}
+	// Everything else is unchanged.
+	rotated.ClientSecret, rotated.ClientSecretExpiresAt = "", nil
+	created.ClientSecret, created.ClientSecretExpiresAt = "", nil
+	if !reflect.DeepEqual(rotated, created) {
+		t.Errorf("rotate-secret changed the client: %+v, was %+v", rotated, created)
+	}
+
+	wantFail(t, h.clients("rotate-secret", "nope"), 1, `gatehouse clients rotate-secret: unknown client "nope"`)
+	h.must(h.clients("create", "--id", "spa", "--auth-method", "none", "--grant-type", "authorization_code", "--redirect-uri", "https://spa.example/cb"))
+	wantFail(t, h.clients("rotate-secret", "spa"), 1, `client "spa" is public`)
+}
+
+func TestClientsUsage(t *testing.T) {
+	h := newOfflineHarness(t)
+	wantFail(t, h.run("", "clients"), 2, "Usage: gatehouse clients <command>")
+	wantFail(t, h.run("", "clients", "rename"), 2, `unknown subcommand "rename"`)
+	if r := h.run("", "clients", "help"); r.code != 0 || !strings.Contains(r.stdout, "rotate-secret ID") {
+		t.Errorf("clients help: %+v", r)
+	}
+	if r := h.run("", "clients", "create", "-h"); r.code != 0 || !strings.Contains(r.stderr, "-redirect-uri URI") {
+		t.Errorf("clients create -h: %+v", r)
+	}
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/passwords"
+)
+
+const usersUsage = `Usage: gatehouse users <command> [flags]
+
+Manages the users (resource owners who sign in) in the DynamoDB users table.
+
+Commands:
+  create --username NAME [--subject SUB]
+            create a user; the password is read from standard input (one
+            line), or prompted for without echo on a terminal
+  delete --username NAME
+            delete a user
+
+Every command takes the --users-table flag (env GATEHOUSE_USERS_TABLE;
+default gatehouse-users), and reaches DynamoDB through the standard AWS
+configuration. Passwords are stored as argon2id hashes. Example:
+
+  printf '%s\n' "$PASSWORD" | gatehouse users create --username alice
+`
+
+func (c *cli) users(ctx context.Context, args []string) error {
+	return c.runGroup(ctx, args, usersUsage, []subcommand{
+		{"create", (*cli).usersCreate},
+		{"delete", (*cli).usersDelete},
+	})
+}
+
+// userJSON is a user as the commands print it: never the password or its
+// hash.
+type userJSON struct {
+	Username string `json:"username"`
+	Subject  string `json:"subject"`
+}
+
+// maxPasswordLen bounds a password read from standard input.
+const maxPasswordLen = 1024
+
+func (c *cli) usersCreate(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("users create", "--username NAME [--subject SUB] [flags] < password")
+	var username, subject string
+	fs.StringVar(&username, "username", "", "the `name` the user signs in with (required)")
+	fs.StringVar(&subject, "subject", "", "the user's stable \"sub\" claim (default: the username)")
+	tf := addTableFlags(fs, config.EnvUsersTable)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if username == "" {
+		return usageError("--username is required")
+	}
+	// Check everything but the password before asking for it.
+	u := app.SeedUser{Username: username, Subject: subject, Password: "-"}
+	if errs := u.Validate(); len(errs) > 0 {
+		var problems []string
+		for _, fe := range errs {
+			problems = append(problems, "--"+fe.Field+": "+fe.Message)
+		}
+		return usageError("%s", strings.Join(problems, "\n"))
+	}
+	tables, err := tf.resolve(c.getenv)
+	if err != nil {
+		return err
+	}
+
+	password, err := c.readPassword(username)
+	if err != nil {
+		return err
+	}
+	hasher := passwords.Default
+	if c.hasher != nil {
+		hasher = *c.hasher
+	}
+	hash, err := hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("hashing the password: %w", err)
+	}
+
+	store, err := c.openStore(ctx, tables)
+	if err != nil {
+		return err
+	}
+	err = store.CreateUser(ctx, &oauth.User{Subject: u.Subject, Username: u.Username, PasswordHash: hash})
+	if errors.Is(err, oauth.ErrConflict) {
+		return fmt.Errorf("user %q already exists in table %s", u.Username, tables.Users)
+	}
+	if err != nil {
+		return c.explain(err, tables.Users)
+	}
+	return c.writeJSON(userJSON{Username: u.Username, Subject: u.Subject})
+}
+
+// readPassword reads the new user's password: prompted for twice without
+// echo when standard input is a terminal, else one line of standard input
+// (without its line ending). An empty password is refused.
+func (c *cli) readPassword(username string) (string, error) {
+	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return c.promptPassword(int(f.Fd()), username)
+	}
+	// One line; reading a little past the limit tells a long one apart.
+	r := bufio.NewReader(io.LimitReader(c.stdin, maxPasswordLen+3))
+	line, err := r.ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	password := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if len(password) > maxPasswordLen {
+		return "", fmt.Errorf("the password on standard input is longer than %d bytes", maxPasswordLen)
+	}
+	if password == "" {
+		return "", errors.New("empty password: give the password on standard input, one line " +
+			"(e.g. printf '%s\\n' \"$PASSWORD\" | gatehouse users create --username NAME)")
+	}
+	return password, nil
+}
+
+func (c *cli) promptPassword(fd int, username string) (string, error) {
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(c.stderr, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(c.stderr)
+		return string(b), err
+	}
+	password, err := read(fmt.Sprintf("Password for %s: ", username))
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	if password == "" {
+		return "", errors.New("empty password")
+	}
+	again, err := read("Repeat the password: ")
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	if again != password {
+		return "", errors.New("the passwords do not match")
+	}
+	return password, nil
+}
+
+func (c *cli) usersDelete(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("users delete", "--username NAME [flags]")
+	var username string
+	fs.StringVar(&username, "username", "", "the `name` of the user to delete (required)")
+	tf := addTableFlags(fs, config.EnvUsersTable)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if username == "" {
+		return usageError("--username is required")
+	}
+	tables, err := tf.resolve(c.getenv)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore(ctx, tables)
+	if err != nil {
+		return err
+	}
+	err = store.DeleteUser(ctx, username)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return fmt.Errorf("unknown user %q (not in table %s)", username, tables.Users)
+	}
+	if err != nil {
+		return c.explain(err, tables.Users)
+	}
+	fmt.Fprintf(c.stdout, "Deleted user %q.\n", username)
+	fmt.Fprintln(c.stderr, "Note: the user's live sign-in sessions and the tokens already issued to it are not revoked; "+
+		"they last until they expire (or are revoked).")
+	return nil
+}

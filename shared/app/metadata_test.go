@@ -1,0 +1,63 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// Validate is what the seed loader and `gatehouse clients create` share;
+// its errors name the RFC 7591 field alone, for each caller to place.
+func TestSeedClientValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		client app.SeedClient
+		want   []app.FieldError
+	}{
+		{"good confidential", app.SeedClient{ClientID: "svc", ClientSecret: "s", GrantTypes: []string{"client_credentials"}, Scope: " read  write "}, nil},
+		{"good public", app.SeedClient{ClientID: "spa", RedirectURIs: []string{"https://spa.example/cb"}, GrantTypes: []string{"authorization_code"},
+			TokenEndpointAuthMethod: oauth.AuthMethodNone}, nil},
+		{"several problems", app.SeedClient{ClientID: "a b", ClientSecret: "s", RedirectURIs: []string{"https://ok.example/cb", "http://app.example/cb"},
+			GrantTypes: []string{"authorization_code", "foo"}, Scope: `read "x"`, AccessTokenLifetime: -1}, []app.FieldError{
+			{"client_id", `"a b" must be printable ASCII without spaces`},
+			{"grant_types", `unknown grant type "foo" (known: authorization_code, implicit, password, client_credentials, refresh_token)`},
+			{"redirect_uris[1]", `redirect URI "http://app.example/cb" must use https (plain http only on loopback)`},
+			{"scope", `"\"x\"" is not a valid scope token (RFC 6749 §3.3)`},
+			{"access_token_lifetime", "-1 is out of range: want seconds between 1 and 31536000, or 0 for the server default"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.client
+			got := c.Validate()
+			if len(got) != len(tt.want) {
+				t.Fatalf("Validate() = %q; want %q", got, tt.want)
+			}
+			for i := range got {
+				if got[i].Field != tt.want[i].Field || (tt.want[i].Message != "" && got[i].Message != tt.want[i].Message) {
+					t.Errorf("error %d = %q; want %q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+
+	c := app.SeedClient{ClientID: "web", ClientSecret: "s", RedirectURIs: []string{"https://web.example/cb"},
+		GrantTypes: []string{"authorization_code", "implicit"}, Scope: "a  b"}
+	if errs := c.Validate(); errs != nil {
+		t.Fatal(errs)
+	}
+	eq(t, c.TokenEndpointAuthMethod, oauth.AuthMethodBasic)
+	eq(t, c.ResponseTypes, []string{"code", "token"})
+	eq(t, c.Scope, "a b")
+	eq(t, app.FieldError{Field: "scope", Message: "bad"}.Error(), "scope: bad")
+}
+
+func TestSeedUserValidate(t *testing.T) {
+	u := app.SeedUser{Username: "alice", Password: "pw"}
+	if errs := u.Validate(); errs != nil || u.Subject != "alice" {
+		t.Errorf("Validate() = %v, subject %q", errs, u.Subject)
+	}
+	u = app.SeedUser{Username: " bob", Subject: "a\nb"}
+	eq(t, len(u.Validate()), 3)
+}

@@ -1,0 +1,653 @@
+// Package dynamostore is Gatehouse's production oauth.Store: five DynamoDB
+// tables reached with aws-sdk-go-v2. docs/dynamodb.md describes the tables,
+// their keys and attributes, and every access pattern.
+//
+// Each oauth.Store method makes one DynamoDB call. Two exceptions, both
+// rare: GetRefreshToken and AccessTokenRevoked ask again for keys their
+// BatchGetItem left unprocessed (DynamoDB does so only when throttled), and
+// RedeemCode without a refresh token reads the code first when this Store
+// has not already read or written it. Single use is enforced by condition
+// expressions and transactions, never by read-then-write. Every read
+// checks expires_at itself, since TTL deletes items late; the conditions of
+// writes check it too, against the same clock (Store.Now).
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// Tables names the five tables.
+type Tables struct{ Clients, Users, Codes, Tokens, Sessions string }
+
+// DefaultTables returns the production table names: gatehouse-clients,
+// gatehouse-users, gatehouse-codes, gatehouse-tokens, gatehouse-sessions.
+func DefaultTables() Tables {
+	return Tables{
+		Clients:  "gatehouse-clients",
+		Users:    "gatehouse-users",
+		Codes:    "gatehouse-codes",
+		Tokens:   "gatehouse-tokens",
+		Sessions: "gatehouse-sessions",
+	}
+}
+
+// Store is the DynamoDB oauth.Store, with the admin methods the seed
+// loader and the CLI use. Create it with New; it is safe for concurrent
+// use.
+type Store struct {
+	// Now is the store's clock: it decides expiry on reads and in the
+	// conditions of writes. New sets it to time.Now; a test may replace it
+	// before the store is shared.
+	Now func() time.Time
+
+	db     *dynamodb.Client
+	tables Tables
+	// codeGrants remembers the grant id of the codes this Store read or
+	// wrote, so RedeemCode without a refresh token needs no extra read.
+	codeGrants codeGrantCache
+}
+
+var _ oauth.Store = (*Store)(nil)
+
+// New returns a store on the given tables. It makes no network call.
+func New(client *dynamodb.Client, tables Tables) *Store {
+	return &Store{Now: time.Now, db: client, tables: tables}
+}
+
+// now is the store's clock in epoch seconds, the unit of expires_at. With
+// expires_at = floor(ExpiresAt), "now < expires_at" holds exactly when
+// floor(now) < expires_at, so reads and conditions agree.
+func (s *Store) now() int64 { return s.Now().Unix() }
+
+// live reports whether an item with an expires_at is unexpired at now.
+func live(it item, now int64) bool { return now < expiresAt(it) }
+
+// Condition expressions.
+const (
+	// A create succeeds where no live item is: none at all, or an expired
+	// one that TTL has not deleted yet (expired is as good as gone).
+	condNewCode         = "attribute_not_exists(code_hash) OR expires_at <= :now"
+	condNewToken        = "attribute_not_exists(pk) OR expires_at <= :now"
+	condNewSession      = "attribute_not_exists(session_hash) OR expires_at <= :now"
+	condRedeem          = "attribute_exists(code_hash) AND redeemed = :false AND expires_at > :now AND grant_id = :gid"
+	condRotate          = "attribute_exists(pk) AND rotated = :false AND expires_at > :now AND grant_id = :gid"
+	condGrantNotRevoked = "attribute_not_exists(pk) OR expires_at <= :now"
+	condExtend          = "attribute_not_exists(pk) OR expires_at < :k"
+)
+
+// errTransactionConflict is the error code of a single-item write that met
+// an in-flight transaction on the same item.
+const errTransactionConflict = "TransactionConflictException"
+
+// retryTransactionConflicts makes the SDK retry a single-item write that
+// met a transaction (with its usual backoff): safe for writes whose
+// condition makes a repeat harmless.
+func retryTransactionConflicts(o *dynamodb.Options) {
+	o.Retryer = retry.AddWithErrorCodes(o.Retryer, errTransactionConflict)
+}
+
+// GetClient returns the client with this ID (GetItem; eventually
+// consistent: clients change rarely, and callers cache them anyway).
+func (s *Store) GetClient(ctx context.Context, id string) (*oauth.Client, error) {
+	const method = "GetClient"
+	if id == "" { // DynamoDB refuses empty keys
+		return nil, notFound(method, "client")
+	}
+	it, err := s.getItem(ctx, method, s.tables.Clients, clientKey(id), false)
+	if err != nil || it == nil {
+		return nil, orNotFound(err, method, "client")
+	}
+	c, err := clientFrom(it)
+	if err != nil {
+		return nil, corrupt(method, s.tables.Clients, err)
+	}
+	return c, nil
+}
+
+// GetUser returns the user with this username (GetItem, eventually
+// consistent).
+func (s *Store) GetUser(ctx context.Context, username string) (*oauth.User, error) {
+	const method = "GetUser"
+	if username == "" {
+		return nil, notFound(method, "user")
+	}
+	it, err := s.getItem(ctx, method, s.tables.Users, userKey(username), false)
+	if err != nil || it == nil {
+		return nil, orNotFound(err, method, "user")
+	}
+	u, err := userFrom(it)
+	if err != nil {
+		return nil, corrupt(method, s.tables.Users, err)
+	}
+	return u, nil
+}
+
+// CreateCode stores a new authorization code (conditional PutItem);
+// ErrConflict if a live code has its hash.
+func (s *Store) CreateCode(ctx context.Context, code *oauth.AuthorizationCode) error {
+	const method = "CreateCode"
+	if code.Hash == "" || code.GrantID == "" {
+		return fmt.Errorf("dynamostore: %s: code without hash or grant id", method)
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 &s.tables.Codes,
+		Item:                      codeItem(code),
+		ConditionExpression:       aws.String(condNewCode),
+		ExpressionAttributeValues: item{":now": num(s.now())},
+	})
+	if _, ok := conditionFailed(err); ok {
+		return conflict(method, "authorization code already exists")
+	}
+	if err != nil {
+		return fail(method, "PutItem", err, s.tables.Codes)
+	}
+	s.codeGrants.put(code.Hash, code.GrantID)
+	return nil
+}
+
+// GetCode returns the unexpired code with this hash, redeemed or not
+// (strongly consistent GetItem: the code was written by another Lambda an
+// instant ago).
+func (s *Store) GetCode(ctx context.Context, hash string) (*oauth.AuthorizationCode, error) {
+	const method = "GetCode"
+	if hash == "" {
+		return nil, notFound(method, "authorization code")
+	}
+	it, err := s.getItem(ctx, method, s.tables.Codes, codeKey(hash), true)
+	if err != nil || it == nil || !live(it, s.now()) {
+		return nil, orNotFound(err, method, "authorization code")
+	}
+	c, err := codeFrom(it)
+	if err != nil {
+		return nil, corrupt(method, s.tables.Codes, err)
+	}
+	s.codeGrants.put(c.Hash, c.GrantID)
+	return c, nil
+}
+
+// RedeemCode atomically marks the code redeemed and, if first is not nil,
+// stores the grant's first refresh token: one TransactWriteItems of an
+// Update of the code (unredeemed, unexpired, of this grant), the
+// conditional Put of first (when given) and a ConditionCheck that the
+// code's grant has no live revocation. A missing or expired code is
+// ErrNotFound; a redeemed code, a revoked grant, a taken first hash or a
+// concurrent redemption is ErrConflict; on error nothing is written.
+//
+// The grant is first.GrantID. Without first, it is the code's grant_id as
+// the GetCode or CreateCode of this Store just read or wrote it (the token
+// endpoint always calls GetCode first); when this Store has not seen the
+// code, a strongly consistent GetItem fetches it first: a second call. The
+// transaction's condition grant_id = :gid makes a wrong grant id harmless.
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, first *oauth.RefreshToken) error {
+	const method = "RedeemCode"
+	if codeHash == "" {
+		return notFound(method, "authorization code")
+	}
+	if first != nil {
+		if first.Hash == "" || first.GrantID == "" {
+			return fmt.Errorf("dynamostore: %s: refresh token without hash or grant id", method)
+		}
+		return s.redeem(ctx, codeHash, first.GrantID, first)
+	}
+	if grantID, ok := s.codeGrants.get(codeHash); ok {
+		err := s.redeem(ctx, codeHash, grantID, nil)
+		if !errors.Is(err, errOtherGrant) {
+			return err
+		}
+	}
+	// This Store has not seen the code: read its grant id.
+	it, err := s.getItem(ctx, method, s.tables.Codes, codeKey(codeHash), true)
+	if err != nil {
+		return err
+	}
+	if it == nil || !live(it, s.now()) {
+		return notFound(method, "authorization code")
+	}
+	r := reader{it: it}
+	if r.b(attrRedeemed) {
+		return conflict(method, "authorization code already redeemed")
+	}
+	grantID := r.s(attrGrantID)
+	if r.err != nil {
+		return corrupt(method, s.tables.Codes, r.err)
+	}
+	s.codeGrants.put(codeHash, grantID)
+	return s.redeem(ctx, codeHash, grantID, nil)
+}
+
+// errOtherGrant: the code belongs to another grant than the one given.
+var errOtherGrant = errors.New("dynamostore: RedeemCode: the code belongs to another grant")
+
+// redeem is RedeemCode's transaction for the code of grant grantID.
+func (s *Store) redeem(ctx context.Context, codeHash, grantID string, first *oauth.RefreshToken) error {
+	const method = "RedeemCode"
+	now := s.now()
+	actions := make([]types.TransactWriteItem, 0, 3)
+	actions = append(actions,
+		types.TransactWriteItem{Update: &types.Update{
+			TableName:           &s.tables.Codes,
+			Key:                 codeKey(codeHash),
+			UpdateExpression:    aws.String("SET redeemed = :true"),
+			ConditionExpression: aws.String(condRedeem),
+			ExpressionAttributeValues: item{":true": valTrue, ":false": valFalse,
+				":now": num(now), ":gid": str(grantID)},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		types.TransactWriteItem{ConditionCheck: s.grantNotRevoked(grantID, now)})
+	if first != nil {
+		actions = append(actions, types.TransactWriteItem{Put: s.refreshTokenPut(first, now)})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: actions})
+	if err == nil {
+		return nil
+	}
+	tables := []string{s.tables.Codes, s.tables.Tokens}
+	c, ok := canceled(err)
+	if !ok {
+		return fail(method, "TransactWriteItems", err, tables...)
+	}
+	if old, ok := c.conditionFailed(0); ok {
+		r := reader{it: old}
+		switch {
+		case old == nil || !live(old, now):
+			return notFound(method, "authorization code")
+		case r.s(attrGrantID) != grantID:
+			return errOtherGrant
+		default:
+			return conflict(method, "authorization code already redeemed")
+		}
+	}
+	if _, ok := c.conditionFailed(1); ok {
+		return conflict(method, "the code's grant is revoked")
+	}
+	if _, ok := c.conditionFailed(2); ok {
+		return conflict(method, "refresh token already exists")
+	}
+	if c.has(reasonConflict) {
+		// Another redemption (or a revocation of the grant) is in flight.
+		return conflict(method, "a concurrent transaction holds the code or its grant")
+	}
+	if c.throttled() {
+		return throttled(method, "TransactWriteItems", err, tables...)
+	}
+	return fail(method, "TransactWriteItems", err, tables...)
+}
+
+// grantNotRevoked is the ConditionCheck that grant grantID has no live
+// revocation marker.
+func (s *Store) grantNotRevoked(grantID string, now int64) *types.ConditionCheck {
+	return &types.ConditionCheck{
+		TableName:                 &s.tables.Tokens,
+		Key:                       grantKey(grantID),
+		ConditionExpression:       aws.String(condGrantNotRevoked),
+		ExpressionAttributeValues: item{":now": num(now)},
+	}
+}
+
+// CreateRefreshToken stores the first refresh token of a new grant
+// (conditional PutItem); ErrConflict if a live token has its hash.
+func (s *Store) CreateRefreshToken(ctx context.Context, token *oauth.RefreshToken) error {
+	const method = "CreateRefreshToken"
+	if token.Hash == "" {
+		return fmt.Errorf("dynamostore: %s: empty refresh token hash", method)
+	}
+	put := s.refreshTokenPut(token, s.now())
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 put.TableName,
+		Item:                      put.Item,
+		ConditionExpression:       put.ConditionExpression,
+		ExpressionAttributeValues: put.ExpressionAttributeValues,
+	})
+	if _, ok := conditionFailed(err); ok {
+		return conflict(method, "refresh token already exists")
+	}
+	if err != nil {
+		return fail(method, "PutItem", err, s.tables.Tokens)
+	}
+	return nil
+}
+
+// refreshTokenPut is the conditional Put that stores a new refresh token.
+func (s *Store) refreshTokenPut(t *oauth.RefreshToken, now int64) *types.Put {
+	return &types.Put{
+		TableName:                 &s.tables.Tokens,
+		Item:                      refreshTokenItem(t),
+		ConditionExpression:       aws.String(condNewToken),
+		ExpressionAttributeValues: item{":now": num(now)},
+	}
+}
+
+// GetRefreshToken returns the unexpired token with this hash in grant
+// grantID, rotated or not, with GrantRevoked filled in: one strongly
+// consistent BatchGetItem of the token and the grant's revocation marker.
+// A token of another grant is ErrNotFound.
+func (s *Store) GetRefreshToken(ctx context.Context, grantID, hash string) (*oauth.RefreshToken, error) {
+	const method = "GetRefreshToken"
+	if grantID == "" || hash == "" {
+		return nil, notFound(method, "refresh token")
+	}
+	found, err := s.batchGetTokens(ctx, method, refreshTokenKey(hash), grantKey(grantID))
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	it := found[prefixRefreshToken+hash]
+	if it == nil || !live(it, now) {
+		return nil, notFound(method, "refresh token")
+	}
+	t, err := refreshTokenFrom(it)
+	if err != nil {
+		return nil, corrupt(method, s.tables.Tokens, err)
+	}
+	if t.GrantID != grantID {
+		return nil, notFound(method, "refresh token")
+	}
+	if marker := found[prefixGrant+grantID]; marker != nil {
+		t.GrantRevoked = live(marker, now)
+	}
+	return t, nil
+}
+
+// RotateRefreshToken atomically marks the token oldHash rotated and stores
+// next, in one TransactWriteItems: an Update of the old token (unrotated,
+// unexpired, in next's grant), a conditional Put of next, and a
+// ConditionCheck that the grant has no live revocation. A missing, expired
+// or other-grant old token is ErrNotFound; a rotated one, a revoked grant, a
+// taken next hash or a concurrent rotation is ErrConflict; on error nothing
+// is written.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *oauth.RefreshToken) error {
+	const method = "RotateRefreshToken"
+	if oldHash == "" || next.GrantID == "" {
+		return notFound(method, "refresh token")
+	}
+	if next.Hash == "" {
+		return fmt.Errorf("dynamostore: %s: empty refresh token hash", method)
+	}
+	if next.Hash == oldHash {
+		return conflict(method, "refresh token already exists")
+	}
+	now := s.now()
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:           &s.tables.Tokens,
+				Key:                 refreshTokenKey(oldHash),
+				UpdateExpression:    aws.String("SET rotated = :true"),
+				ConditionExpression: aws.String(condRotate),
+				ExpressionAttributeValues: item{":true": valTrue, ":false": valFalse,
+					":now": num(now), ":gid": str(next.GrantID)},
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}},
+			{Put: s.refreshTokenPut(next, now)},
+			{ConditionCheck: s.grantNotRevoked(next.GrantID, now)},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	if c, ok := canceled(err); ok {
+		if old, ok := c.conditionFailed(0); ok {
+			r := reader{it: old}
+			switch {
+			case old == nil || !live(old, now):
+				return notFound(method, "refresh token")
+			case r.s(attrGrantID) != next.GrantID:
+				// Looked up in next's grant, the old token does not exist.
+				return notFound(method, "refresh token")
+			default:
+				return conflict(method, "refresh token already rotated")
+			}
+		}
+		if _, ok := c.conditionFailed(1); ok {
+			return conflict(method, "refresh token already exists")
+		}
+		if _, ok := c.conditionFailed(2); ok {
+			return conflict(method, "grant revoked")
+		}
+		if c.has(reasonConflict) {
+			return conflict(method, "a concurrent transaction holds the token or its grant")
+		}
+		if c.throttled() {
+			return throttled(method, "TransactWriteItems", err, s.tables.Tokens)
+		}
+	}
+	return fail(method, "TransactWriteItems", err, s.tables.Tokens)
+}
+
+// RevokeGrant revokes every token of the grant until keepUntil: one
+// UpdateItem of the marker grant#<id> that only ever moves its expires_at
+// later (a failed condition means a later revocation is already there).
+func (s *Store) RevokeGrant(ctx context.Context, grantID string, keepUntil time.Time) error {
+	if grantID == "" {
+		return fmt.Errorf("dynamostore: RevokeGrant: empty grant id")
+	}
+	return s.extendMarker(ctx, "RevokeGrant", grantKey(grantID), keepUntil)
+}
+
+// RevokeAccessToken records the revocation of the access token jti until
+// expiresAt, in the marker jti#<jti>, as RevokeGrant does.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	if jti == "" {
+		return fmt.Errorf("dynamostore: RevokeAccessToken: empty jti")
+	}
+	return s.extendMarker(ctx, "RevokeAccessToken", jtiKey(jti), expiresAt)
+}
+
+// extendMarker sets the revocation marker key to expire at until, unless it
+// already expires later.
+func (s *Store) extendMarker(ctx context.Context, method string, key item, until time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.tables.Tokens,
+		Key:                       key,
+		UpdateExpression:          aws.String("SET expires_at = :k"),
+		ConditionExpression:       aws.String(condExtend),
+		ExpressionAttributeValues: item{":k": epoch(until)},
+	}, retryTransactionConflicts)
+	if _, ok := conditionFailed(err); ok {
+		return nil // the marker already lasts at least as long
+	}
+	if err != nil {
+		return fail(method, "UpdateItem", err, s.tables.Tokens)
+	}
+	return nil
+}
+
+// AccessTokenRevoked reports whether the access token jti, or its grant if
+// grantID is not empty, has an unexpired revocation: a strongly consistent
+// GetItem of jti#<jti>, or one BatchGetItem of it and grant#<id>.
+func (s *Store) AccessTokenRevoked(ctx context.Context, jti, grantID string) (bool, error) {
+	const method = "AccessTokenRevoked"
+	now := s.now()
+	var key item
+	switch {
+	case jti == "" && grantID == "":
+		return false, nil
+	case grantID == "":
+		key = jtiKey(jti)
+	case jti == "":
+		key = grantKey(grantID)
+	}
+	if key != nil {
+		it, err := s.getItem(ctx, method, s.tables.Tokens, key, true)
+		if err != nil {
+			return false, err
+		}
+		return it != nil && live(it, now), nil
+	}
+	found, err := s.batchGetTokens(ctx, method, jtiKey(jti), grantKey(grantID))
+	if err != nil {
+		return false, err
+	}
+	for _, it := range found {
+		if live(it, now) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// CreateSession stores a new session (conditional PutItem); ErrConflict if
+// a live session has its hash.
+func (s *Store) CreateSession(ctx context.Context, sess *oauth.Session) error {
+	const method = "CreateSession"
+	if sess.Hash == "" {
+		return fmt.Errorf("dynamostore: %s: empty session hash", method)
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 &s.tables.Sessions,
+		Item:                      sessionItem(sess),
+		ConditionExpression:       aws.String(condNewSession),
+		ExpressionAttributeValues: item{":now": num(s.now())},
+	})
+	if _, ok := conditionFailed(err); ok {
+		return conflict(method, "session already exists")
+	}
+	if err != nil {
+		return fail(method, "PutItem", err, s.tables.Sessions)
+	}
+	return nil
+}
+
+// GetSession returns the unexpired session with this hash (strongly
+// consistent GetItem: the sign-in that wrote it was an instant ago).
+func (s *Store) GetSession(ctx context.Context, hash string) (*oauth.Session, error) {
+	const method = "GetSession"
+	if hash == "" {
+		return nil, notFound(method, "session")
+	}
+	it, err := s.getItem(ctx, method, s.tables.Sessions, sessionKey(hash), true)
+	if err != nil || it == nil || !live(it, s.now()) {
+		return nil, orNotFound(err, method, "session")
+	}
+	sess, err := sessionFrom(it)
+	if err != nil {
+		return nil, corrupt(method, s.tables.Sessions, err)
+	}
+	return sess, nil
+}
+
+// DeleteSession deletes the session with this hash (DeleteItem); a missing
+// session is not an error.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	const method = "DeleteSession"
+	if hash == "" {
+		return nil
+	}
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.tables.Sessions,
+		Key:       sessionKey(hash),
+	})
+	if err != nil {
+		return fail(method, "DeleteItem", err, s.tables.Sessions)
+	}
+	return nil
+}
+
+// getItem reads the item with this key, nil if there is none.
+func (s *Store) getItem(ctx context.Context, method, table string, key item, consistent bool) (item, error) {
+	in := &dynamodb.GetItemInput{TableName: &table, Key: key}
+	if consistent {
+		in.ConsistentRead = aws.Bool(true)
+	}
+	out, err := s.db.GetItem(ctx, in)
+	if err != nil {
+		return nil, fail(method, "GetItem", err, table)
+	}
+	return out.Item, nil
+}
+
+// orNotFound returns err, or ErrNotFound for what if err is nil.
+func orNotFound(err error, method, what string) error {
+	if err != nil {
+		return err
+	}
+	return notFound(method, what)
+}
+
+// batchRetries is how often batchGetTokens asks again for keys DynamoDB
+// left unprocessed, and batchBackoff the first wait (doubled each time).
+const (
+	batchRetries = 3
+	batchBackoff = 25 * time.Millisecond
+)
+
+// batchGetTokens reads items of the tokens table in one strongly
+// consistent BatchGetItem and returns those found by their pk. Keys
+// DynamoDB leaves unprocessed (it does so only when throttled) are asked
+// for again after a backoff, a few times, then the read is ErrUnavailable.
+func (s *Store) batchGetTokens(ctx context.Context, method string, keys ...item) (map[string]item, error) {
+	table := s.tables.Tokens
+	req := map[string]types.KeysAndAttributes{table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	found := make(map[string]item, len(keys))
+	wait := batchBackoff
+	for retries := 0; ; retries++ {
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, fail(method, "BatchGetItem", err, table)
+		}
+		for _, it := range out.Responses[table] {
+			if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
+				found[pk.Value] = it
+			}
+		}
+		if len(out.UnprocessedKeys[table].Keys) == 0 {
+			return found, nil
+		}
+		if retries == batchRetries {
+			return nil, fmt.Errorf("dynamostore: %s: BatchGetItem %s: keys still unprocessed after %d retries: %w",
+				method, table, batchRetries, oauth.ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dynamostore: %s: BatchGetItem %s: %w", method, table, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+		req = out.UnprocessedKeys
+	}
+}
+
+// throttled wraps err, a transaction cancelled for capacity, as
+// ErrUnavailable.
+func throttled(method, call string, err error, tables ...string) error {
+	return fmt.Errorf("dynamostore: %s: %s %s: %w: %w",
+		method, call, strings.Join(tables, ", "), oauth.ErrUnavailable, err)
+}
+
+// codeGrantCacheSize bounds codeGrantCache; when full it starts over.
+const codeGrantCacheSize = 1024
+
+// codeGrantCache maps code hashes to their grant ids, which never change.
+// It only saves RedeemCode a read: the transaction re-checks the grant id.
+type codeGrantCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *codeGrantCache) get(hash string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gid, ok := c.m[hash]
+	return gid, ok
+}
+
+func (c *codeGrantCache) put(hash, grantID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= codeGrantCacheSize {
+		c.m = make(map[string]string)
+	}
+	c.m[hash] = grantID
+}

@@ -1,0 +1,140 @@
+package dynamostore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// Error messages name the method, the DynamoDB call and the table, never a
+// key: keys are token hashes, client IDs and usernames.
+
+// unavailableCodes are the DynamoDB error codes that mean "busy, retry
+// shortly". The SDK has already retried them (with backoff) by the time a
+// Store method sees one.
+var unavailableCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"ThrottlingException":                    true,
+	"RequestLimitExceeded":                   true,
+	"TransactionInProgressException":         true,
+	"InternalServerError":                    true,
+	"ServiceUnavailable":                     true,
+	// A single-item write that met an in-flight transaction on the same
+	// item (RevokeGrant against a rotation's ConditionCheck of the grant's
+	// marker). Nothing was written; the write can be retried.
+	"TransactionConflictException": true,
+}
+
+// unavailable reports whether err is throttling or a server-side fault.
+func unavailable(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && unavailableCodes[ae.ErrorCode()] {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
+}
+
+// fail wraps err, returned by the DynamoDB call (an API name) that method
+// made on tables, into the error method returns: a missing table says how
+// to create it; throttling and server faults wrap oauth.ErrUnavailable.
+func fail(method, call string, err error, tables ...string) error {
+	where := strings.Join(tables, ", ")
+	var rnf *types.ResourceNotFoundException
+	if errors.As(err, &rnf) {
+		return fmt.Errorf("dynamostore: %s: %s: table %s not found "+
+			"(create the tables with `gatehouse tables create`): %w",
+			method, call, strings.Join(tables, " or "), err)
+	}
+	if unavailable(err) {
+		return fmt.Errorf("dynamostore: %s: %s %s: %w: %w", method, call, where, oauth.ErrUnavailable, err)
+	}
+	return fmt.Errorf("dynamostore: %s: %s %s: %w", method, call, where, err)
+}
+
+// notFound is ErrNotFound for a missing or expired record.
+func notFound(method, what string) error {
+	return fmt.Errorf("dynamostore: %s: %s: %w", method, what, oauth.ErrNotFound)
+}
+
+// conflict is ErrConflict for a failed condition.
+func conflict(method, why string) error {
+	return fmt.Errorf("dynamostore: %s: %s: %w", method, why, oauth.ErrConflict)
+}
+
+// corrupt reports an item this package cannot read.
+func corrupt(method, table string, err error) error {
+	return fmt.Errorf("dynamostore: %s: unreadable item in table %s: %w", method, table, err)
+}
+
+// conditionFailed reports whether err is a failed condition of a
+// single-item write, and returns the item as it was (with
+// ReturnValuesOnConditionCheckFailure ALL_OLD; nil when there was none).
+func conditionFailed(err error) (old item, ok bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf.Item, true
+	}
+	return nil, false
+}
+
+// Cancellation reason codes of TransactionCanceledException.
+const (
+	reasonNone            = "None"
+	reasonConditionFailed = "ConditionalCheckFailed"
+	reasonConflict        = "TransactionConflict"
+)
+
+// cancellation is why a transaction was cancelled: one reason per action,
+// in the order of the request.
+type cancellation struct {
+	reasons []types.CancellationReason
+}
+
+// canceled returns the cancellation in err, if err is a
+// TransactionCanceledException.
+func canceled(err error) (*cancellation, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, false
+	}
+	return &cancellation{reasons: tce.CancellationReasons}, true
+}
+
+// code returns the reason code of action i ("None" if it did not fail).
+func (c *cancellation) code(i int) string {
+	if i >= len(c.reasons) || c.reasons[i].Code == nil {
+		return reasonNone
+	}
+	return *c.reasons[i].Code
+}
+
+// conditionFailed reports whether action i's condition failed, and the item
+// as it was (ReturnValuesOnConditionCheckFailure ALL_OLD).
+func (c *cancellation) conditionFailed(i int) (item, bool) {
+	if c.code(i) != reasonConditionFailed {
+		return nil, false
+	}
+	return c.reasons[i].Item, true
+}
+
+// has reports whether any action failed with reason code.
+func (c *cancellation) has(code string) bool {
+	for i := range c.reasons {
+		if c.code(i) == code {
+			return true
+		}
+	}
+	return false
+}
+
+// throttled reports whether the transaction was cancelled for capacity.
+func (c *cancellation) throttled() bool {
+	return c.has("ThrottlingError") || c.has("ProvisionedThroughputExceeded") || c.has("RequestLimitExceeded")
+}

@@ -1,0 +1,227 @@
+package dynamostore
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// These tests need no DynamoDB: they check that every record survives
+// marshaling, field by field, and how it looks as an item.
+
+var (
+	t0 = time.Unix(1_900_000_000, 0)
+	t1 = time.Unix(1_900_003_600, 0)
+)
+
+func TestClientRoundTrip(t *testing.T) {
+	for name, c := range map[string]*oauth.Client{
+		"full": {
+			ID: "app", SecretHash: "sh", Name: "App",
+			RedirectURIs:  []string{"https://app.example/cb", "https://app.example/cb2"},
+			GrantTypes:    []string{"authorization_code", "refresh_token"},
+			ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"},
+			TokenEndpointAuthMethod: "client_secret_basic", AccessTokenLifetime: 15 * time.Minute,
+		},
+		"minimal": {ID: "public"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := clientFrom(clientItem(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Errorf("round trip = %+v, want %+v", got, c)
+			}
+		})
+	}
+}
+
+func TestClientItem(t *testing.T) {
+	it := clientItem(&oauth.Client{ID: "app", Scopes: []string{"a", "b"}, RedirectURIs: []string{"https://x/cb"},
+		AccessTokenLifetime: 90 * time.Second})
+	wantItem(t, it, map[string]string{
+		"client_id":             "S:app",
+		"scope":                 "S:a b",
+		"redirect_uris":         "L:[S:https://x/cb]",
+		"access_token_lifetime": "N:90",
+	})
+	// A zero lifetime (the server default) and empty strings are omitted.
+	wantItem(t, clientItem(&oauth.Client{ID: "app"}), map[string]string{"client_id": "S:app"})
+}
+
+func TestUserRoundTrip(t *testing.T) {
+	u := &oauth.User{Username: "alice", Subject: "sub-1", PasswordHash: "$argon2id$..."}
+	got, err := userFrom(userItem(u))
+	if err != nil || !reflect.DeepEqual(got, u) {
+		t.Errorf("round trip = %+v, %v; want %+v", got, err, u)
+	}
+	wantItem(t, userItem(u), map[string]string{
+		"username": "S:alice", "subject": "S:sub-1", "password_hash": "S:$argon2id$...",
+	})
+}
+
+func TestCodeRoundTrip(t *testing.T) {
+	for name, c := range map[string]*oauth.AuthorizationCode{
+		"full": {
+			Hash: "h", GrantID: "g", ClientID: "app", RedirectURI: "https://app.example/cb",
+			Scopes: []string{"openid"}, Subject: "sub", Username: "alice",
+			CodeChallenge: "cc", CodeChallengeMethod: "S256", AuthTime: t0, ExpiresAt: t1, Redeemed: true,
+		},
+		"minimal": {Hash: "h", GrantID: "g", ExpiresAt: t1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := codeFrom(codeItem(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, *c) {
+				t.Errorf("round trip = %+v, want %+v", got, c)
+			}
+		})
+	}
+	// redeemed is always written, since RedeemCode's condition reads it.
+	wantItem(t, codeItem(&oauth.AuthorizationCode{Hash: "h", GrantID: "g", ExpiresAt: t1}), map[string]string{
+		"code_hash": "S:h", "grant_id": "S:g", "expires_at": "N:1900003600", "redeemed": "BOOL:false",
+	})
+}
+
+func TestRefreshTokenRoundTrip(t *testing.T) {
+	rt := &oauth.RefreshToken{
+		Hash: "h", GrantID: "g", ClientID: "app", Subject: "sub", Username: "alice",
+		Scopes: []string{"openid", "offline_access"}, IssuedAt: t0, ExpiresAt: t1, Rotated: true,
+	}
+	got, err := refreshTokenFrom(refreshTokenItem(rt))
+	if err != nil || !reflect.DeepEqual(got, rt) {
+		t.Errorf("round trip = %+v, %v; want %+v", got, err, rt)
+	}
+	// GrantRevoked is computed on read, never stored.
+	revoked := *rt
+	revoked.GrantRevoked = true
+	if _, ok := refreshTokenItem(&revoked)["grant_revoked"]; ok || len(refreshTokenItem(&revoked)) != len(refreshTokenItem(rt)) {
+		t.Error("GrantRevoked was stored")
+	}
+	wantItem(t, refreshTokenItem(&oauth.RefreshToken{Hash: "h", GrantID: "g", ExpiresAt: t1}), map[string]string{
+		"pk": "S:rt#h", "grant_id": "S:g", "expires_at": "N:1900003600", "rotated": "BOOL:false",
+	})
+}
+
+func TestSessionRoundTrip(t *testing.T) {
+	s := &oauth.Session{Hash: "h", Subject: "sub", Username: "alice", AuthTime: t0, ExpiresAt: t1}
+	got, err := sessionFrom(sessionItem(s))
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Errorf("round trip = %+v, %v; want %+v", got, err, s)
+	}
+}
+
+// TestTimesAreEpochSeconds: times keep whole seconds, rounded down, so a
+// record never outlives its ExpiresAt.
+func TestTimesAreEpochSeconds(t *testing.T) {
+	exp := t1.Add(999 * time.Millisecond)
+	it := sessionItem(&oauth.Session{Hash: "h", ExpiresAt: exp})
+	got, err := sessionFrom(it)
+	if err != nil || !got.ExpiresAt.Equal(t1) {
+		t.Errorf("ExpiresAt = %v, %v; want %v", got.ExpiresAt, err, t1)
+	}
+	if live(it, t1.Unix()) || !live(it, t1.Unix()-1) {
+		t.Error("live() disagrees with expires_at")
+	}
+	if live(item{}, 0) {
+		t.Error("an item without expires_at is live")
+	}
+}
+
+func TestKeys(t *testing.T) {
+	for _, c := range []struct {
+		it   item
+		want string
+	}{
+		{refreshTokenKey("h"), "pk=S:rt#h"},
+		{grantKey("g"), "pk=S:grant#g"},
+		{jtiKey("j"), "pk=S:jti#j"},
+		{codeKey("h"), "code_hash=S:h"},
+		{sessionKey("h"), "session_hash=S:h"},
+		{clientKey("c"), "client_id=S:c"},
+		{userKey("u"), "username=S:u"},
+	} {
+		if got := show(c.it); got != c.want {
+			t.Errorf("key = %s, want %s", got, c.want)
+		}
+	}
+}
+
+// TestUnreadableItems: attributes of the wrong type are errors, not zero
+// values.
+func TestUnreadableItems(t *testing.T) {
+	for name, c := range map[string]struct {
+		it   item
+		from func(item) error
+	}{
+		"number as string": {item{"code_hash": str("h"), "expires_at": str("soon")},
+			func(it item) error { _, err := codeFrom(it); return err }},
+		"bad number": {item{"code_hash": str("h"), "expires_at": &types.AttributeValueMemberN{Value: "1.5"}},
+			func(it item) error { _, err := codeFrom(it); return err }},
+		"bool as string": {item{"pk": str("rt#h"), "rotated": str("yes")},
+			func(it item) error { _, err := refreshTokenFrom(it); return err }},
+		"list of numbers": {item{"client_id": str("c"), "redirect_uris": &types.AttributeValueMemberL{
+			Value: []types.AttributeValue{num(1)}}},
+			func(it item) error { _, err := clientFrom(it); return err }},
+		"not a refresh token": {item{"pk": str("grant#g")},
+			func(it item) error { _, err := refreshTokenFrom(it); return err }},
+	} {
+		if err := c.from(c.it); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// wantItem fails unless it holds exactly the attributes in want, each
+// shown as TYPE:value.
+func wantItem(t *testing.T, it item, want map[string]string) {
+	t.Helper()
+	if len(it) != len(want) {
+		t.Errorf("item %s has %d attributes, want %d", show(it), len(it), len(want))
+	}
+	for name, w := range want {
+		if got := showValue(it[name]); got != w {
+			t.Errorf("attribute %s = %s, want %s", name, got, w)
+		}
+	}
+}
+
+func show(it item) string {
+	var parts []string
+	for k, v := range it {
+		parts = append(parts, k+"="+showValue(v))
+	}
+	return strings.Join(parts, ",")
+}
+
+func showValue(v types.AttributeValue) string {
+	switch v := v.(type) {
+	case nil:
+		return "<absent>"
+	case *types.AttributeValueMemberS:
+		return "S:" + v.Value
+	case *types.AttributeValueMemberN:
+		return "N:" + v.Value
+	case *types.AttributeValueMemberBOOL:
+		if v.Value {
+			return "BOOL:true"
+		}
+		return "BOOL:false"
+	case *types.AttributeValueMemberL:
+		var parts []string
+		for _, e := range v.Value {
+			parts = append(parts, showValue(e))
+		}
+		return "L:[" + strings.Join(parts, " ") + "]"
+	default:
+		return "?"
+	}
+}
