@@ -50,7 +50,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, req *TokenReq
 	if client.AllowsGrant(GrantRefreshToken) {
 		refresh, first = s.newRefreshToken(client, code.GrantID, code.Subject, code.Username, code.Scopes)
 	}
-	switch err := s.store.RedeemCode(ctx, hash, first); {
+	switch err := s.store.RedeemCode(ctx, hash, code.GrantID, first); {
 	case errors.Is(err, ErrConflict):
 		return nil, s.codeReplayed(ctx, code) // lost a race with another redemption
 	case errors.Is(err, ErrNotFound):

@@ -89,11 +89,13 @@ type Store interface {
 	// GetCode returns the code with this hash, redeemed or not.
 	GetCode(ctx context.Context, hash string) (*AuthorizationCode, error)
 	// RedeemCode atomically marks the code redeemed and, if first is not
-	// nil, stores the grant's first refresh token. It fails, writing
+	// nil, stores the grant's first refresh token. grantID is the code's
+	// grant as GetCode returned it (and first's, when given); a code of
+	// another grant is ErrNotFound. It fails, writing
 	// nothing, with ErrConflict if the code was already redeemed, its grant
 	// is revoked, or first's hash is taken, and with ErrNotFound if the code
 	// is missing or expired.
-	RedeemCode(ctx context.Context, codeHash string, first *RefreshToken) error
+	RedeemCode(ctx context.Context, codeHash, grantID string, first *RefreshToken) error
 
 	// CreateRefreshToken stores the first refresh token of a new grant.
 	CreateRefreshToken(ctx context.Context, token *RefreshToken) error

@@ -14,10 +14,8 @@ package dynamostore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,9 +52,6 @@ type Store struct {
 
 	db     *dynamodb.Client
 	tables Tables
-	// codeGrants remembers the grant id of the codes this Store read or
-	// wrote, so RedeemCode without a refresh token needs no extra read.
-	codeGrants codeGrantCache
 }
 
 var _ oauth.Store = (*Store)(nil)
@@ -153,7 +148,6 @@ func (s *Store) CreateCode(ctx context.Context, code *oauth.AuthorizationCode) e
 	if err != nil {
 		return fail(method, "PutItem", err, s.tables.Codes)
 	}
-	s.codeGrants.put(code.Hash, code.GrantID)
 	return nil
 }
 
@@ -173,62 +167,27 @@ func (s *Store) GetCode(ctx context.Context, hash string) (*oauth.AuthorizationC
 	if err != nil {
 		return nil, corrupt(method, s.tables.Codes, err)
 	}
-	s.codeGrants.put(c.Hash, c.GrantID)
 	return c, nil
 }
 
 // RedeemCode atomically marks the code redeemed and, if first is not nil,
 // stores the grant's first refresh token: one TransactWriteItems of an
-// Update of the code (unredeemed, unexpired, of this grant), the
+// Update of the code (unredeemed, unexpired, of grant grantID), the
 // conditional Put of first (when given) and a ConditionCheck that the
-// code's grant has no live revocation. A missing or expired code is
-// ErrNotFound; a redeemed code, a revoked grant, a taken first hash or a
-// concurrent redemption is ErrConflict; on error nothing is written.
-//
-// The grant is first.GrantID. Without first, it is the code's grant_id as
-// the GetCode or CreateCode of this Store just read or wrote it (the token
-// endpoint always calls GetCode first); when this Store has not seen the
-// code, a strongly consistent GetItem fetches it first: a second call. The
-// transaction's condition grant_id = :gid makes a wrong grant id harmless.
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, first *oauth.RefreshToken) error {
+// grant has no live revocation. A missing or expired code, or one of
+// another grant, is ErrNotFound; a redeemed code, a revoked grant, a taken
+// first hash or a concurrent redemption is ErrConflict; on error nothing
+// is written.
+func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, first *oauth.RefreshToken) error {
 	const method = "RedeemCode"
-	if codeHash == "" {
+	if codeHash == "" || grantID == "" {
 		return notFound(method, "authorization code")
 	}
-	if first != nil {
-		if first.Hash == "" || first.GrantID == "" {
-			return fmt.Errorf("dynamostore: %s: refresh token without hash or grant id", method)
-		}
-		return s.redeem(ctx, codeHash, first.GrantID, first)
+	if first != nil && (first.Hash == "" || first.GrantID != grantID) {
+		return fmt.Errorf("dynamostore: %s: refresh token without hash or of another grant", method)
 	}
-	if grantID, ok := s.codeGrants.get(codeHash); ok {
-		err := s.redeem(ctx, codeHash, grantID, nil)
-		if !errors.Is(err, errOtherGrant) {
-			return err
-		}
-	}
-	// This Store has not seen the code: read its grant id.
-	it, err := s.getItem(ctx, method, s.tables.Codes, codeKey(codeHash), true)
-	if err != nil {
-		return err
-	}
-	if it == nil || !live(it, s.now()) {
-		return notFound(method, "authorization code")
-	}
-	r := reader{it: it}
-	if r.b(attrRedeemed) {
-		return conflict(method, "authorization code already redeemed")
-	}
-	grantID := r.s(attrGrantID)
-	if r.err != nil {
-		return corrupt(method, s.tables.Codes, r.err)
-	}
-	s.codeGrants.put(codeHash, grantID)
-	return s.redeem(ctx, codeHash, grantID, nil)
+	return s.redeem(ctx, codeHash, grantID, first)
 }
-
-// errOtherGrant: the code belongs to another grant than the one given.
-var errOtherGrant = errors.New("dynamostore: RedeemCode: the code belongs to another grant")
 
 // redeem is RedeemCode's transaction for the code of grant grantID.
 func (s *Store) redeem(ctx context.Context, codeHash, grantID string, first *oauth.RefreshToken) error {
@@ -264,7 +223,7 @@ func (s *Store) redeem(ctx context.Context, codeHash, grantID string, first *oau
 		case old == nil || !live(old, now):
 			return notFound(method, "authorization code")
 		case r.s(attrGrantID) != grantID:
-			return errOtherGrant
+			return notFound(method, "authorization code of this grant")
 		default:
 			return conflict(method, "authorization code already redeemed")
 		}
@@ -624,30 +583,4 @@ func (s *Store) batchGetTokens(ctx context.Context, method string, keys ...item)
 func throttled(method, call string, err error, tables ...string) error {
 	return fmt.Errorf("dynamostore: %s: %s %s: %w: %w",
 		method, call, strings.Join(tables, ", "), oauth.ErrUnavailable, err)
-}
-
-// codeGrantCacheSize bounds codeGrantCache; when full it starts over.
-const codeGrantCacheSize = 1024
-
-// codeGrantCache maps code hashes to their grant ids, which never change.
-// It only saves RedeemCode a read: the transaction re-checks the grant id.
-type codeGrantCache struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (c *codeGrantCache) get(hash string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	gid, ok := c.m[hash]
-	return gid, ok
-}
-
-func (c *codeGrantCache) put(hash, grantID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= codeGrantCacheSize {
-		c.m = make(map[string]string)
-	}
-	c.m[hash] = grantID
 }

@@ -196,7 +196,7 @@ func TestMissingTables(t *testing.T) {
 		"GetUser":            {second(s.GetUser(ctx, "u")), tables.Users},
 		"CreateCode":         {s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: "h", GrantID: "g", ExpiresAt: exp}), tables.Codes},
 		"GetCode":            {second(s.GetCode(ctx, "h")), tables.Codes},
-		"RedeemCode":         {s.RedeemCode(ctx, "h", first), tables.Codes},
+		"RedeemCode":         {s.RedeemCode(ctx, "h", first.GrantID, first), tables.Codes},
 		"GetRefreshToken":    {second(s.GetRefreshToken(ctx, "g", "h")), tables.Tokens},
 		"RotateRefreshToken": {s.RotateRefreshToken(ctx, "h", first), tables.Tokens},
 		"RevokeGrant":        {s.RevokeGrant(ctx, "g", exp), tables.Tokens},
@@ -313,9 +313,9 @@ func TestCallsPerMethod(t *testing.T) {
 		{"GetUser", func() error { return second(s.GetUser(ctx, "u")) }, "GetItem"},
 		{"CreateCode", func() error { return s.CreateCode(ctx, code) }, "PutItem"},
 		{"GetCode", func() error { return second(s.GetCode(ctx, code.Hash)) }, "GetItem"},
-		{"RedeemCode(first)", func() error { return s.RedeemCode(ctx, code.Hash, rt) }, "TransactWriteItems"},
+		{"RedeemCode(first)", func() error { return s.RedeemCode(ctx, code.Hash, code.GrantID, rt) }, "TransactWriteItems"},
 		{"CreateCode", func() error { return s.CreateCode(ctx, code2) }, "PutItem"},
-		{"RedeemCode(nil)", func() error { return s.RedeemCode(ctx, code2.Hash, nil) }, "TransactWriteItems"},
+		{"RedeemCode(nil)", func() error { return s.RedeemCode(ctx, code2.Hash, code2.GrantID, nil) }, "TransactWriteItems"},
 		{"CreateRefreshToken", func() error {
 			return s.CreateRefreshToken(ctx, &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g3", ExpiresAt: exp})
 		}, "PutItem"},
@@ -340,61 +340,36 @@ func TestCallsPerMethod(t *testing.T) {
 	}
 }
 
-// TestRedeemUnseenCode: RedeemCode without a refresh token on a Store that
-// has not read or written the code (another Lambda created it, and the
-// caller skipped GetCode) reads the code's grant first: two calls, same
-// outcomes.
-func TestRedeemUnseenCode(t *testing.T) {
+// TestRedeemCodeOfOtherGrant: RedeemCode names the code's grant; a code of
+// another grant, or a first token of another grant, is refused and nothing
+// is written. One call either way.
+func TestRedeemCodeOfOtherGrant(t *testing.T) {
 	var calls dynamotest.Calls
 	client := dynamotest.Client(t, calls.Option)
-	tables := dynamotest.CreateTables(t, client)
-	writer := dynamostore.New(client, tables)
+	s := dynamostore.New(client, dynamotest.CreateTables(t, client))
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
-	newCode := func(expiresAt time.Time) *oauth.AuthorizationCode {
-		c := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: expiresAt}
-		mustOK(t, writer.CreateCode(ctx, c))
-		return c
-	}
-	// fresh is a Store that has seen no code.
-	fresh := func() *dynamostore.Store { return dynamostore.New(client, tables) }
+	c := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
+	mustOK(t, s.CreateCode(ctx, c))
 
-	c := newCode(exp)
 	calls.Reset()
-	mustOK(t, fresh().RedeemCode(ctx, c.Hash, nil))
-	if got := calls.Counts(); got["GetItem"] != 1 || got["TransactWriteItems"] != 1 || len(got) != 2 {
-		t.Errorf("RedeemCode of an unseen code made calls %v, want one GetItem and one TransactWriteItems", got)
+	if err := s.RedeemCode(ctx, c.Hash, "another-grant", nil); !errors.Is(err, oauth.ErrNotFound) {
+		t.Errorf("RedeemCode with another grant id: error %v, want ErrNotFound", err)
 	}
-	if got, err := writer.GetCode(ctx, c.Hash); err != nil || !got.Redeemed {
-		t.Errorf("code after RedeemCode = %+v, %v; want redeemed", got, err)
+	if got := calls.Counts(); got["TransactWriteItems"] != 1 || len(got) != 1 {
+		t.Errorf("RedeemCode made calls %v, want one TransactWriteItems", got)
 	}
-	if err := fresh().RedeemCode(ctx, c.Hash, nil); !errors.Is(err, oauth.ErrConflict) {
-		t.Errorf("second RedeemCode: error %v, want ErrConflict", err)
-	}
-
-	revoked := newCode(exp)
-	mustOK(t, writer.RevokeGrant(ctx, revoked.GrantID, exp))
-	if err := fresh().RedeemCode(ctx, revoked.Hash, nil); !errors.Is(err, oauth.ErrConflict) {
-		t.Errorf("RedeemCode of a revoked grant's code: error %v, want ErrConflict", err)
-	}
-	expired := newCode(time.Now().Add(-time.Hour))
-	if err := fresh().RedeemCode(ctx, expired.Hash, nil); !errors.Is(err, oauth.ErrNotFound) {
-		t.Errorf("RedeemCode of an expired code: error %v, want ErrNotFound", err)
-	}
-	if err := fresh().RedeemCode(ctx, oauth.RandomToken(), nil); !errors.Is(err, oauth.ErrNotFound) {
-		t.Errorf("RedeemCode of a missing code: error %v, want ErrNotFound", err)
-	}
-	// A refresh token of another grant than the code's is refused, writing
-	// nothing.
-	other := newCode(exp)
-	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "another", ExpiresAt: exp}
-	if err := fresh().RedeemCode(ctx, other.Hash, first); err == nil {
+	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "another-grant", ExpiresAt: exp}
+	if err := s.RedeemCode(ctx, c.Hash, c.GrantID, first); err == nil {
 		t.Error("RedeemCode with a token of another grant: no error")
 	}
-	if _, err := writer.GetRefreshToken(ctx, first.GrantID, first.Hash); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetRefreshToken(ctx, first.GrantID, first.Hash); !errors.Is(err, oauth.ErrNotFound) {
 		t.Errorf("token of another grant stored: %v", err)
 	}
-	mustOK(t, fresh().RedeemCode(ctx, other.Hash, nil))
+	if got, err := s.GetCode(ctx, c.Hash); err != nil || got.Redeemed {
+		t.Fatalf("code after refused redemptions = %+v, %v; want unredeemed", got, err)
+	}
+	mustOK(t, s.RedeemCode(ctx, c.Hash, c.GrantID, nil))
 }
 
 // TestRedeemConcurrentlyMixed: racing redemptions with and without a
@@ -411,13 +386,13 @@ func TestRedeemConcurrentlyMixed(t *testing.T) {
 		errs := race(50, func(i int) error {
 			store := s
 			if i%3 == 0 {
-				store = dynamostore.New(client, tables) // has not seen the code
+				store = dynamostore.New(client, tables) // another container
 			}
 			var first *oauth.RefreshToken
 			if i%2 == 0 {
 				first = &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: code.GrantID, ExpiresAt: exp}
 			}
-			return store.RedeemCode(ctx, code.Hash, first)
+			return store.RedeemCode(ctx, code.Hash, code.GrantID, first)
 		})
 		oneWinner(t, errs)
 	}
@@ -502,7 +477,7 @@ func TestClockDecidesExpiry(t *testing.T) {
 	if _, err := s.GetCode(ctx, code.Hash); !errors.Is(err, oauth.ErrNotFound) {
 		t.Errorf("GetCode at expiry: error %v, want ErrNotFound", err)
 	}
-	if err := s.RedeemCode(ctx, code.Hash, nil); !errors.Is(err, oauth.ErrNotFound) {
+	if err := s.RedeemCode(ctx, code.Hash, code.GrantID, nil); !errors.Is(err, oauth.ErrNotFound) {
 		t.Errorf("RedeemCode at expiry: error %v, want ErrNotFound", err)
 	}
 	next := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: rt.GrantID, ExpiresAt: exp.Add(time.Hour)}
@@ -513,7 +488,7 @@ func TestClockDecidesExpiry(t *testing.T) {
 		t.Errorf("AccessTokenRevoked at the revocation's end = %v, %v; want false", revoked, err)
 	}
 	s.Now = func() time.Time { return exp.Add(-time.Second) }
-	if err := s.RedeemCode(ctx, code.Hash, nil); err != nil {
+	if err := s.RedeemCode(ctx, code.Hash, code.GrantID, nil); err != nil {
 		t.Errorf("RedeemCode a second before expiry: %v", err)
 	}
 }
@@ -544,7 +519,7 @@ func TestThrottlingIsUnavailable(t *testing.T) {
 		return cancellation(op, "ThrottlingError")
 	})), tables)
 	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
-	if err := canceledFor.RedeemCode(ctx, code.Hash, first); !errors.Is(err, oauth.ErrUnavailable) {
+	if err := canceledFor.RedeemCode(ctx, code.Hash, first.GrantID, first); !errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("RedeemCode cancelled for throttling: error %v, want ErrUnavailable", err)
 	}
 	if err := canceledFor.RotateRefreshToken(ctx, "h", first); !errors.Is(err, oauth.ErrUnavailable) {
@@ -559,7 +534,7 @@ func TestTransactionConflictIsConflict(t *testing.T) {
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
-	if err := s.RedeemCode(ctx, "h", first); !errors.Is(err, oauth.ErrConflict) {
+	if err := s.RedeemCode(ctx, "h", first.GrantID, first); !errors.Is(err, oauth.ErrConflict) {
 		t.Errorf("RedeemCode: error %v, want ErrConflict", err)
 	}
 	if err := s.RotateRefreshToken(ctx, "h", first); !errors.Is(err, oauth.ErrConflict) {

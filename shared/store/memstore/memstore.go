@@ -86,12 +86,12 @@ func (s *Store) GetCode(_ context.Context, hash string) (*oauth.AuthorizationCod
 // RedeemCode atomically marks the code redeemed and stores first, if not
 // nil. A missing or expired code is ErrNotFound; a redeemed code, or a first
 // token whose hash is taken, is ErrConflict. On error nothing is written.
-func (s *Store) RedeemCode(_ context.Context, codeHash string, first *oauth.RefreshToken) error {
+func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, first *oauth.RefreshToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.liveCode(codeHash)
 	switch {
-	case !ok:
+	case !ok, c.GrantID != grantID, first != nil && first.GrantID != grantID:
 		return notFound("authorization code")
 	case c.Redeemed:
 		return conflict("authorization code already redeemed")

@@ -104,7 +104,7 @@ func TestCopiesIn(t *testing.T) {
 	mustOK(t, s.PutClient(ctx, client))
 	mustOK(t, s.CreateCode(ctx, code))
 	mustOK(t, s.CreateRefreshToken(ctx, token))
-	mustOK(t, s.RedeemCode(ctx, code.Hash, first))
+	mustOK(t, s.RedeemCode(ctx, code.Hash, code.GrantID, first))
 	mustOK(t, s.RotateRefreshToken(ctx, first.Hash, next))
 	mustOK(t, s.PutUser(ctx, user))
 	mustOK(t, s.CreateSession(ctx, sess))

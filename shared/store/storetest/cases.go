@@ -33,6 +33,7 @@ var suite = []group{
 		{"RedeemTakenRefreshToken", codeRedeemTakenRefreshToken},
 		{"RedeemConcurrently", codeRedeemConcurrently},
 		{"RedeemRefusedAfterRevokeGrant", codeRedeemRevokedGrant},
+		{"RedeemWithOtherGrant", codeRedeemOtherGrant},
 	}},
 	{"RefreshToken", []testCase{
 		{"CreateGet", refreshCreateGet},
@@ -130,7 +131,7 @@ func codeRedeem(e *env) {
 	c := e.newCode(e.later())
 	e.createCode(c)
 	first := e.newRefreshToken(c.GrantID, e.later())
-	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, first), "RedeemCode")
+	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, first), "RedeemCode")
 	c.Redeemed = true
 	e.wantCode(c)
 	e.wantRefreshToken(first, false, false)
@@ -139,7 +140,7 @@ func codeRedeem(e *env) {
 func codeRedeemWithoutRefreshToken(e *env) {
 	c := e.newCode(e.later())
 	e.createCode(c)
-	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), "RedeemCode")
+	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, nil), "RedeemCode")
 	c.Redeemed = true
 	e.wantCode(c)
 }
@@ -148,10 +149,10 @@ func codeRedeemTwice(e *env) {
 	c := e.newCode(e.later())
 	e.createCode(c)
 	first := e.newRefreshToken(c.GrantID, e.later())
-	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, first), "first RedeemCode")
+	e.must(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, first), "first RedeemCode")
 	second := e.newRefreshToken(c.GrantID, e.later())
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, second), oauth.ErrConflict, "second RedeemCode")
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), oauth.ErrConflict, "third RedeemCode, no token")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, second), oauth.ErrConflict, "second RedeemCode")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, nil), oauth.ErrConflict, "third RedeemCode, no token")
 	e.wantNoRefreshToken(second.GrantID, second.Hash)
 	e.wantRefreshToken(first, false, false)
 }
@@ -163,15 +164,24 @@ func codeRedeemRevokedGrant(e *env) {
 	e.createCode(c)
 	e.must(e.h.Store.RevokeGrant(e.ctx, c.GrantID, e.later()), "RevokeGrant")
 	first := e.newRefreshToken(c.GrantID, e.later())
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, first), oauth.ErrConflict, "RedeemCode with token")
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, nil), oauth.ErrConflict, "RedeemCode without token")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, first), oauth.ErrConflict, "RedeemCode with token")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, nil), oauth.ErrConflict, "RedeemCode without token")
 	e.wantNoRefreshToken(first.GrantID, first.Hash)
+	e.wantCode(c)
+}
+
+// codeRedeemOtherGrant: RedeemCode names the code's grant; another grant
+// id is ErrNotFound and writes nothing.
+func codeRedeemOtherGrant(e *env) {
+	c := e.newCode(e.later())
+	e.createCode(c)
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, hash(), nil), oauth.ErrNotFound, "RedeemCode")
 	e.wantCode(c)
 }
 
 func codeRedeemMissing(e *env) {
 	first := e.newRefreshToken(id(), e.later())
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, hash(), first), oauth.ErrNotFound, "RedeemCode")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, hash(), first.GrantID, first), oauth.ErrNotFound, "RedeemCode")
 	e.wantNoRefreshToken(first.GrantID, first.Hash)
 }
 
@@ -179,7 +189,7 @@ func codeRedeemExpired(e *env) {
 	c := e.newCode(e.earlier())
 	e.createCode(c)
 	first := e.newRefreshToken(c.GrantID, e.later())
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, first), oauth.ErrNotFound, "RedeemCode")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, first), oauth.ErrNotFound, "RedeemCode")
 	e.wantNoRefreshToken(first.GrantID, first.Hash)
 }
 
@@ -192,7 +202,7 @@ func codeRedeemTakenRefreshToken(e *env) {
 	e.createRefreshToken(taken)
 	first := e.newRefreshToken(c.GrantID, e.later())
 	first.Hash = taken.Hash
-	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, first), oauth.ErrConflict, "RedeemCode")
+	e.wantErr(e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, first), oauth.ErrConflict, "RedeemCode")
 	e.wantCode(c)
 	e.wantRefreshToken(taken, false, false)
 }
@@ -205,7 +215,7 @@ func codeRedeemConcurrently(e *env) {
 		firsts[i] = e.newRefreshToken(c.GrantID, e.later())
 	}
 	errs := concurrently(racers, func(i int) error {
-		return e.h.Store.RedeemCode(e.ctx, c.Hash, firsts[i])
+		return e.h.Store.RedeemCode(e.ctx, c.Hash, c.GrantID, firsts[i])
 	})
 	winner := e.oneWinner(errs, "RedeemCode")
 	c.Redeemed = true
