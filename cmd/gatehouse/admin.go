@@ -43,7 +43,7 @@ var tableFlagNames = map[string]string{
 // (config.EnvClientsTable, ...), or of all five when none is named.
 func addTableFlags(fs *flag.FlagSet, only ...string) *tableFlags {
 	t := &tableFlags{fs: fs}
-	def := dynamostore.DefaultTables()
+	def := config.DefaultTables()
 	for _, f := range []struct {
 		p    *string
 		env  string
@@ -99,7 +99,7 @@ func (t *tableFlags) resolve(getenv func(string) string) (dynamostore.Tables, er
 	if err != nil {
 		return dynamostore.Tables{}, fmt.Errorf("bad table names (flags --*-table or variables GATEHOUSE_*_TABLE):\n%w", err)
 	}
-	return tables, nil
+	return dynamostore.Tables(tables), nil
 }
 
 // newDynamoDB returns the DynamoDB client: the test's, or one from the

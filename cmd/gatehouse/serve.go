@@ -170,7 +170,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := c.checkTables(ctx, client, cfg.Tables); err != nil {
+		if err := c.checkTables(ctx, client, dynamostore.Tables(cfg.Tables)); err != nil {
 			return err
 		}
 		opts = append(opts, app.WithDynamoDBClient(client))

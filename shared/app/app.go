@@ -131,10 +131,10 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 			a.DynamoDB = client
 		}
 		tables := cfg.Tables
-		if tables == (dynamostore.Tables{}) {
-			tables = dynamostore.DefaultTables()
+		if tables == (config.Tables{}) {
+			tables = config.DefaultTables()
 		}
-		a.DynamoStore = dynamostore.New(a.DynamoDB, tables)
+		a.DynamoStore = dynamostore.New(a.DynamoDB, dynamostore.Tables(tables))
 		backing, a.Admin = a.DynamoStore, a.DynamoStore
 	default:
 		return nil, fmt.Errorf("%s: unsupported store %q", config.EnvStore, cfg.Store)

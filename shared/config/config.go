@@ -51,8 +51,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 // Environment variable names.
@@ -87,8 +85,23 @@ var Variables = []string{
 	EnvSigner, EnvSigningAlg, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
 }
 
+// Tables names the DynamoDB tables (GATEHOUSE_*_TABLE). The wiring converts
+// it to dynamostore.Tables, which has the same fields.
+type Tables struct{ Clients, Users, Codes, Tokens, Sessions string }
+
+// DefaultTables are the table names used when no variable sets them.
+func DefaultTables() Tables {
+	return Tables{
+		Clients:  "gatehouse-clients",
+		Users:    "gatehouse-users",
+		Codes:    "gatehouse-codes",
+		Tokens:   "gatehouse-tokens",
+		Sessions: "gatehouse-sessions",
+	}
+}
+
 // TableVariables lists the variables naming the DynamoDB tables, in the
-// order of dynamostore.Tables' fields.
+// order of Tables' fields.
 var TableVariables = []string{EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable}
 
 // Supported values of GATEHOUSE_STORE, GATEHOUSE_SIGNER and
@@ -129,13 +142,13 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	CodeTTL         time.Duration
 	SessionTTL      time.Duration
-	Store           string             // StoreMemory or StoreDynamoDB
-	Tables          dynamostore.Tables // DynamoDB table names; always filled in
-	ClientCacheTTL  time.Duration      // 0 disables the client cache
-	Signer          string             // SignerLocal
-	SigningAlg      string             // AlgRS256 or AlgES256
-	SigningKeyFile  string             // "" means an ephemeral key
-	SeedFile        string             // "" means no seed; only with StoreMemory
+	Store           string        // StoreMemory or StoreDynamoDB
+	Tables          Tables        // DynamoDB table names; always filled in
+	ClientCacheTTL  time.Duration // 0 disables the client cache
+	Signer          string        // SignerLocal
+	SigningAlg      string        // AlgRS256 or AlgES256
+	SigningKeyFile  string        // "" means an ephemeral key
+	SeedFile        string        // "" means no seed; only with StoreMemory
 	LogLevel        slog.Level
 }
 
@@ -177,11 +190,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // TablesFromEnv reads only the DynamoDB table names (GATEHOUSE_*_TABLE),
 // with the same defaults and checks as FromEnv, for the admin commands that
 // need no issuer.
-func TablesFromEnv(getenv func(string) string) (dynamostore.Tables, error) {
+func TablesFromEnv(getenv func(string) string) (Tables, error) {
 	r := reader{getenv: getenv}
 	t := r.tables()
 	if err := errors.Join(r.errs...); err != nil {
-		return dynamostore.Tables{}, err
+		return Tables{}, err
 	}
 	return t, nil
 }
@@ -330,11 +343,10 @@ func (r *reader) durationOrZero(name string, def, limit time.Duration) time.Dura
 	return d
 }
 
-// tables reads the DynamoDB table names, defaulting to
-// dynamostore.DefaultTables. Each must be a valid DynamoDB table name, and
+// tables reads the DynamoDB table names, defaulting to DefaultTables. Each must be a valid DynamoDB table name, and
 // no two may be the same: every table has its own key schema.
-func (r *reader) tables() dynamostore.Tables {
-	t := dynamostore.DefaultTables()
+func (r *reader) tables() Tables {
+	t := DefaultTables()
 	fields := []*string{&t.Clients, &t.Users, &t.Codes, &t.Tokens, &t.Sessions}
 	seen := map[string]string{}
 	for i, name := range TableVariables {

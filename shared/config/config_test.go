@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/shared/config"
-	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 func env(m map[string]string) func(string) string {
@@ -26,7 +25,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		Issuer:         issuer,
 		Audience:       []string{issuer},
 		Store:          config.StoreMemory,
-		Tables:         dynamostore.DefaultTables(),
+		Tables:         config.DefaultTables(),
 		ClientCacheTTL: 30 * time.Second,
 		Signer:         config.SignerLocal,
 		SigningAlg:     config.AlgRS256,
@@ -84,7 +83,7 @@ func TestFromEnvGood(t *testing.T) {
 		}},
 		{"dynamodb", map[string]string{config.EnvStore: "dynamodb"}, func(t *testing.T, c config.Config) {
 			eq(t, c.Store, config.StoreDynamoDB)
-			eq(t, c.Tables, dynamostore.DefaultTables())
+			eq(t, c.Tables, config.DefaultTables())
 		}},
 		{"table names", map[string]string{
 			config.EnvStore:         "dynamodb",
@@ -94,9 +93,9 @@ func TestFromEnvGood(t *testing.T) {
 			config.EnvTokensTable:   "ProdTokens",
 			config.EnvSessionsTable: "",
 		}, func(t *testing.T, c config.Config) {
-			eq(t, c.Tables, dynamostore.Tables{
+			eq(t, c.Tables, config.Tables{
 				Clients: "prod.clients", Users: "prod-users", Codes: "prod_codes", Tokens: "ProdTokens",
-				Sessions: dynamostore.DefaultTables().Sessions,
+				Sessions: config.DefaultTables().Sessions,
 			})
 		}},
 		{"client cache ttl", map[string]string{config.EnvClientCacheTTL: "5s"}, func(t *testing.T, c config.Config) {
@@ -218,7 +217,7 @@ func TestFromEnvReportsEveryError(t *testing.T) {
 
 func TestTablesFromEnv(t *testing.T) {
 	tables, err := config.TablesFromEnv(env(map[string]string{config.EnvClientsTable: "test-clients"}))
-	want := dynamostore.DefaultTables()
+	want := config.DefaultTables()
 	want.Clients = "test-clients"
 	if err != nil || tables != want {
 		t.Errorf("TablesFromEnv = %+v, %v; want %+v", tables, err, want)

@@ -29,18 +29,6 @@ import (
 // Tables names the five tables.
 type Tables struct{ Clients, Users, Codes, Tokens, Sessions string }
 
-// DefaultTables returns the production table names: gatehouse-clients,
-// gatehouse-users, gatehouse-codes, gatehouse-tokens, gatehouse-sessions.
-func DefaultTables() Tables {
-	return Tables{
-		Clients:  "gatehouse-clients",
-		Users:    "gatehouse-users",
-		Codes:    "gatehouse-codes",
-		Tokens:   "gatehouse-tokens",
-		Sessions: "gatehouse-sessions",
-	}
-}
-
 // Store is the DynamoDB oauth.Store, with the admin methods the seed
 // loader and the CLI use. Create it with New; it is safe for concurrent
 // use.

@@ -32,21 +32,13 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func TestDefaultTables(t *testing.T) {
-	want := dynamostore.Tables{Clients: "gatehouse-clients", Users: "gatehouse-users",
-		Codes: "gatehouse-codes", Tokens: "gatehouse-tokens", Sessions: "gatehouse-sessions"}
-	if got := dynamostore.DefaultTables(); got != want {
-		t.Errorf("DefaultTables() = %+v, want %+v", got, want)
-	}
-}
-
 // TestNewMakesNoCall: a Lambda's init builds the store; it must not wait
 // for the network.
 func TestNewMakesNoCall(t *testing.T) {
 	var calls dynamotest.Calls
 	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:1")},
 		calls.Option)
-	s := dynamostore.New(client, dynamostore.DefaultTables())
+	s := dynamostore.New(client, dynamotest.Tables())
 	if n := calls.Total(); n != 0 {
 		t.Errorf("New made %d calls", n)
 	}
