@@ -49,7 +49,12 @@ func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
-	sess := h.session(r)
+	sess, err := h.session(r)
+	if err != nil {
+		rec.fail(err)
+		h.errorPage(w, r, oauth.AsError(err))
+		return
+	}
 	if sess == nil {
 		h.loginPage(w, r, req, "")
 		return
@@ -128,7 +133,12 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request, req *oauth.Auth
 // consent applies the user's decision (RFC 6749 §4.1.2, §4.1.2.1
 // access_denied).
 func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, form url.Values, rec *record) {
-	sess := h.session(r)
+	sess, err := h.session(r)
+	if err != nil {
+		rec.fail(err)
+		h.errorPage(w, r, oauth.AsError(err))
+		return
+	}
 	if sess == nil {
 		h.loginPage(w, r, req, "Your session has ended. Sign in again.")
 		return

@@ -472,6 +472,19 @@ func TestAuthorizeServerFaults(t *testing.T) {
 					t.Fatal("the internal cause leaked into the page")
 				}
 			})
+			t.Run("reading the session", func(t *testing.T) {
+				// A live session the store cannot read now is a fault, not
+				// a reason to ask for the password again.
+				ts, faulty := newFaultyTestServer(t)
+				c := ts.newBrowser()
+				ts.signInToConsent(c, webCodeParams("st"))
+				faulty.failWith("GetSession", tc.err)
+				r := ts.authorizeGet(c, webCodeParams("st").Encode())
+				wantHTMLErrorPage(t, r, tc.status, tc.code)
+				if isLoginPage(r.Body) {
+					t.Fatal("a session-store fault showed the login page")
+				}
+			})
 			t.Run("starting the session", func(t *testing.T) {
 				ts, faulty := newFaultyTestServer(t)
 				c := ts.newBrowser()

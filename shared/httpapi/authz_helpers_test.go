@@ -319,6 +319,13 @@ func (f *faultyStore) CreateCode(ctx context.Context, c *oauth.AuthorizationCode
 	return f.Store.CreateCode(ctx, c)
 }
 
+func (f *faultyStore) GetSession(ctx context.Context, hash string) (*oauth.Session, error) {
+	if err := f.err("GetSession"); err != nil {
+		return nil, err
+	}
+	return f.Store.GetSession(ctx, hash)
+}
+
 func (f *faultyStore) CreateSession(ctx context.Context, s *oauth.Session) error {
 	if err := f.err("CreateSession"); err != nil {
 		return err

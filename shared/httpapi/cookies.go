@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,17 +15,21 @@ const (
 	csrfCookie    = "gh_csrf"
 )
 
-// session returns the request's live session, or nil.
-func (h *Handlers) session(r *http.Request) *oauth.Session {
+// session returns the request's live session, nil if there is none, and an
+// error when the store could not tell.
+func (h *Handlers) session(r *http.Request) (*oauth.Session, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	sess, err := h.srv.SessionFromCookie(r.Context(), c.Value)
-	if err != nil {
-		return nil
+	if errors.Is(err, oauth.ErrNotFound) {
+		return nil, nil
 	}
-	return sess
+	if err != nil {
+		return nil, oauth.ErrServer(err)
+	}
+	return sess, nil
 }
 
 // cookie returns a cookie with the attributes every Gatehouse cookie has:

@@ -57,12 +57,14 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// testServer is a Gatehouse running on memstore and a local key behind
-// httptest, with a browser-like client (cookie jar, no redirect following).
+// testServer is a Gatehouse running on memstore (or, from
+// newDynamoServer, on dynamostore) and a local key behind httptest, with a
+// browser-like client (cookie jar, no redirect following).
 type testServer struct {
-	t      *testing.T
-	URL    string
-	OAuth  *oauth.Server
+	t     *testing.T
+	URL   string
+	OAuth *oauth.Server
+	// Store is the memstore underneath; nil on a dynamoServer.
 	Store  *memstore.Store
 	Signer *localsigner.Signer
 	Clock  *clock
@@ -83,7 +85,6 @@ func newTestServer(t *testing.T, configure ...func(*oauth.Config)) *testServer {
 // always the memstore underneath.
 func startServer(t *testing.T, signer *localsigner.Signer, wrap func(*memstore.Store) oauth.Store, configure ...func(*oauth.Config)) *testServer {
 	t.Helper()
-	ensureUserHash()
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	mem := memstore.New()
 	mem.Now = clk.Now
@@ -91,25 +92,57 @@ func startServer(t *testing.T, signer *localsigner.Signer, wrap func(*memstore.S
 	if wrap != nil {
 		store = wrap(mem)
 	}
-	ts := &testServer{t: t, Store: mem, Signer: signer, Clock: clk}
+	ts := startServerOn(t, signer, backend{store: store, admin: mem, clock: clk}, configure...)
+	ts.Store = mem
+	return ts
+}
+
+// storeAdmin is what seeding the fixtures needs; memstore and dynamostore
+// both have it.
+type storeAdmin interface {
+	PutClient(ctx context.Context, c *oauth.Client) error
+	PutUser(ctx context.Context, u *oauth.User) error
+}
+
+// backend is what a test server runs on: the store the grant library uses,
+// the admin its fixtures are seeded through, and the clock the server and
+// the store share.
+type backend struct {
+	store oauth.Store
+	admin storeAdmin
+	clock *clock
+	// handler, if not nil, wraps the server's handler (to tag requests).
+	handler func(http.Handler) http.Handler
+}
+
+// startServerOn starts a test server with signer on backend b, seeded with
+// the fixtures. ts.Store is left nil: the caller sets it if it has one.
+func startServerOn(t *testing.T, signer *localsigner.Signer, b backend, configure ...func(*oauth.Config)) *testServer {
+	t.Helper()
+	ensureUserHash()
+	ts := &testServer{t: t, Signer: signer, Clock: b.clock}
 	hs := httptest.NewUnstartedServer(nil)
 	hs.Start()
 	t.Cleanup(hs.Close)
 	ts.URL = hs.URL
-	cfg := oauth.Config{Issuer: hs.URL, Now: clk.Now, ScopesSupported: []string{"read", "write", "admin"}}
+	cfg := oauth.Config{Issuer: hs.URL, Now: b.clock.Now, ScopesSupported: []string{"read", "write", "admin"}}
 	for _, f := range configure {
 		f(&cfg)
 	}
 	var err error
-	ts.OAuth, err = oauth.NewServer(cfg, store, signer, passwords.Checker{})
+	ts.OAuth, err = oauth.NewServer(cfg, b.store, signer, passwords.Checker{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.Config.Handler = httpapi.New(ts.OAuth, httpapi.Options{
+	handler := httpapi.New(ts.OAuth, httpapi.Options{
 		Logger:            slog.New(slog.DiscardHandler),
 		ScopeDescriptions: map[string]string{"read": "Read your data"},
 	}).All()
-	seedStore(t, mem)
+	if b.handler != nil {
+		handler = b.handler(handler)
+	}
+	hs.Config.Handler = handler
+	seedStore(t, b.admin)
 	ts.http = ts.newBrowser()
 	return ts
 }
@@ -125,7 +158,7 @@ func ensureUserHash() {
 }
 
 // seedStore registers the test clients and user.
-func seedStore(tb testing.TB, store *memstore.Store) {
+func seedStore(tb testing.TB, store storeAdmin) {
 	tb.Helper()
 	ctx := context.Background()
 	clients := []*oauth.Client{

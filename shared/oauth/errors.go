@@ -177,4 +177,8 @@ var (
 	// ErrUnavailable: a dependency is throttling or briefly down; the client
 	// should retry (temporarily_unavailable with Retry-After).
 	ErrUnavailable = errors.New("oauth: dependency temporarily unavailable")
+	// ErrNotWritten marks a failed write that certainly was not applied
+	// (throttled, refused before any change). Without it a failed write may
+	// have landed, and the library revokes the grant it was writing.
+	ErrNotWritten = errors.New("oauth: write not applied")
 )

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -141,8 +142,13 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) error {
 // timeout after DynamoDB committed, say): the client will not receive the
 // tokens, so the grant is revoked lest a token nobody was given stay live.
 // A code or refresh token whose grant is revoked cannot be used again, so
-// the client starts over. It returns the original error.
+// the client starts over. A write the store reports as certainly not
+// applied (ErrNotWritten, e.g. throttled) changes nothing, and the client
+// may simply retry. It returns the original error.
 func (s *Server) abandonGrant(ctx context.Context, grantID string, cause error) error {
+	if errors.Is(cause, ErrNotWritten) {
+		return cause
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	if err := s.revokeGrant(ctx, grantID); err != nil {

@@ -567,8 +567,8 @@ func (s *Store) batchGetTokens(ctx context.Context, method string, keys ...item)
 }
 
 // throttled wraps err, a transaction cancelled for capacity, as
-// ErrUnavailable.
+// ErrUnavailable and ErrNotWritten: a cancelled transaction applied nothing.
 func throttled(method, call string, err error, tables ...string) error {
-	return fmt.Errorf("dynamostore: %s: %s %s: %w: %w",
-		method, call, strings.Join(tables, ", "), oauth.ErrUnavailable, err)
+	return fmt.Errorf("dynamostore: %s: %s %s: %w: %w: %w",
+		method, call, strings.Join(tables, ", "), oauth.ErrUnavailable, oauth.ErrNotWritten, err)
 }

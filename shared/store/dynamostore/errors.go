@@ -16,29 +16,34 @@ import (
 // key: keys are token hashes, client IDs and usernames.
 
 // unavailableCodes are the DynamoDB error codes that mean "busy, retry
-// shortly". The SDK has already retried them (with backoff) by the time a
-// Store method sees one.
+// shortly", each with whether DynamoDB certainly applied nothing (it
+// refused the request up front) — as opposed to a server fault, after which
+// a write may or may not have landed. The SDK has already retried them
+// (with backoff) by the time a Store method sees one.
 var unavailableCodes = map[string]bool{
 	"ProvisionedThroughputExceededException": true,
 	"ThrottlingException":                    true,
 	"RequestLimitExceeded":                   true,
-	"TransactionInProgressException":         true,
-	"InternalServerError":                    true,
-	"ServiceUnavailable":                     true,
 	// A single-item write that met an in-flight transaction on the same
 	// item (RevokeGrant against a rotation's ConditionCheck of the grant's
 	// marker). Nothing was written; the write can be retried.
-	"TransactionConflictException": true,
+	"TransactionConflictException":   true,
+	"TransactionInProgressException": false,
+	"InternalServerError":            false,
+	"ServiceUnavailable":             false,
 }
 
-// unavailable reports whether err is throttling or a server-side fault.
-func unavailable(err error) bool {
+// unavailable reports whether err is throttling or a server-side fault,
+// and whether DynamoDB certainly applied nothing.
+func unavailable(err error) (ok, notWritten bool) {
 	var ae smithy.APIError
-	if errors.As(err, &ae) && unavailableCodes[ae.ErrorCode()] {
-		return true
+	if errors.As(err, &ae) {
+		if notWritten, known := unavailableCodes[ae.ErrorCode()]; known {
+			return true, notWritten
+		}
 	}
 	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500, false
 }
 
 // fail wraps err, returned by the DynamoDB call (an API name) that method
@@ -52,7 +57,10 @@ func fail(method, call string, err error, tables ...string) error {
 			"(create the tables with `gatehouse tables create`): %w",
 			method, call, strings.Join(tables, " or "), err)
 	}
-	if unavailable(err) {
+	if ok, notWritten := unavailable(err); ok {
+		if notWritten {
+			return fmt.Errorf("dynamostore: %s: %s %s: %w: %w: %w", method, call, where, oauth.ErrUnavailable, oauth.ErrNotWritten, err)
+		}
 		return fmt.Errorf("dynamostore: %s: %s %s: %w: %w", method, call, where, oauth.ErrUnavailable, err)
 	}
 	return fmt.Errorf("dynamostore: %s: %s %s: %w", method, call, where, err)

@@ -1,0 +1,152 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// TestDynamoCallBudget counts the DynamoDB operations each request makes on
+// a warm server (the client cache already holds the client) and fails past
+// DESIGN.md's budget ("Remote calls are the latency and the bill"). It
+// also pins the exact operations, so a change that adds one, even within
+// budget, shows up here. BENCHMARKS.md's "DynamoDB calls per request"
+// records the numbers.
+func TestDynamoCallBudget(t *testing.T) {
+	const noBudget = -1
+	ds := newDynamoServer(t)
+
+	// Warm-up: one request of every kind below, so the client cache holds
+	// the web and service clients.
+	warm := ds.tokens("read write")
+	mustOK(t, "warm-up refresh", ds.refresh(str(warm, "refresh_token"), ""))
+	ds.ccToken("read")
+
+	type row struct {
+		request string
+		budget  int
+		ops     []string
+	}
+	var rows []row
+	// measure runs one request, checks it, and checks its operations are
+	// exactly want and within budget.
+	measure := func(request string, budget int, want []string, do func() response, check func(response)) response {
+		t.Helper()
+		resp, tr := ds.traced(nil, do)
+		check(resp)
+		ops := tr.Ops()
+		rows = append(rows, row{request, budget, ops})
+		if budget != noBudget && len(ops) > budget {
+			t.Errorf("%s: %d DynamoDB calls, over the budget of %d: %s", request, len(ops), budget, tr)
+		}
+		if !slices.Equal(ops, want) {
+			t.Errorf("%s: DynamoDB operations [%s], want [%s]", request,
+				strings.Join(ops, ", "), strings.Join(want, ", "))
+		}
+		return resp
+	}
+	status := func(want int) func(response) {
+		return func(r response) {
+			t.Helper()
+			if r.Status != want {
+				t.Fatalf("status %d, want %d: %s", r.Status, want, r.Body)
+			}
+		}
+	}
+	isOK := status(http.StatusOK)
+
+	measure("client_credentials", 0, nil, func() response {
+		return ds.post(oauth.PathToken, "grant_type=client_credentials&scope=read", basic(serviceID, serviceSecret))
+	}, isOK)
+
+	// The authorization endpoint with a live session: the GET that shows
+	// the consent page, then the consent POST that issues the code.
+	browser := ds.newBrowser()
+	verifier, challenge := pkce()
+	params := url.Values{
+		"response_type": {"code"}, "client_id": {webID}, "redirect_uri": {redirectURI},
+		"scope": {"read write"}, "state": {"budget"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	}
+	ds.signInToConsent(browser, params)
+	consent := measure("authorize GET, live session (consent page)", 2,
+		[]string{"GetItem sessions"},
+		func() response { return ds.authorizeGet(browser, params.Encode()) },
+		func(r response) {
+			t.Helper()
+			if r.Status != http.StatusOK || !isConsentPage(r.Body) {
+				t.Fatalf("want the consent page, got %d:\n%s", r.Status, r.Body)
+			}
+		})
+	issued := measure("authorize consent POST (issues the code)", 2,
+		[]string{"GetItem sessions", "PutItem codes"},
+		func() response { return ds.submit(browser, consent.Body, url.Values{"decision": {"allow"}}) },
+		status(http.StatusSeeOther))
+	code := issued.Location(t).Query().Get("code")
+	if code == "" {
+		t.Fatalf("no code in %s", issued.Header.Get("Location"))
+	}
+
+	exchanged := measure("token: authorization_code exchange", 2,
+		[]string{"GetItem codes", "TransactWriteItems codes+tokens"},
+		func() response { return ds.exchange(code, verifier) }, isOK).JSON(t)
+	refreshed := measure("token: refresh_token (rotation)", 2,
+		[]string{"BatchGetItem tokens", "TransactWriteItems tokens"},
+		func() response { return ds.refresh(str(exchanged, "refresh_token"), "") }, isOK).JSON(t)
+	access, rt := str(refreshed, "access_token"), str(refreshed, "refresh_token")
+
+	active := func(r response) { t.Helper(); wantActive(t, r) }
+	measure("introspect: access token of a grant", 1,
+		[]string{"BatchGetItem tokens"},
+		func() response { return ds.introspectResp(access, "") }, active)
+	ccAccess := str(ds.ccToken("read"), "access_token")
+	measure("introspect: client_credentials access token", 1,
+		[]string{"GetItem tokens"},
+		func() response { return ds.introspectResp(ccAccess, "") }, active)
+	measure("introspect: refresh token", 1,
+		[]string{"BatchGetItem tokens"},
+		func() response { return ds.introspectResp(rt, "") }, active)
+
+	measure("revoke: access token", 2,
+		[]string{"UpdateItem tokens"},
+		func() response { return ds.revokeWith(basic(webID, webSecret), access, "") }, isOK)
+	measure("revoke: refresh token (the grant)", 2,
+		[]string{"BatchGetItem tokens", "UpdateItem tokens"},
+		func() response { return ds.revokeWith(basic(webID, webSecret), rt, "") }, isOK)
+
+	measure("metadata", 0, nil, func() response { return ds.get(nil, oauth.PathMetadata) }, isOK)
+	measure("JWKS", 0, nil, func() response { return ds.get(nil, oauth.PathJWKS) }, isOK)
+
+	// The revocations took: the access token and the grant are dead.
+	wantInactive(t, ds.introspectResp(access, ""))
+	wantInactive(t, ds.introspectResp(rt, ""))
+
+	// For comparison, not budgeted: a cold container (the cached client
+	// has expired) reads the client once more.
+	ds.Clock.Advance(clientCacheTTL + time.Second)
+	measure("client_credentials, cold client cache (not budgeted)", noBudget,
+		[]string{"GetItem clients"},
+		func() response {
+			return ds.post(oauth.PathToken, "grant_type=client_credentials&scope=read", basic(serviceID, serviceSecret))
+		}, isOK)
+
+	t.Logf("DynamoDB calls per request (warm client cache):")
+	t.Logf("| Request | Budget | Calls | Operations |")
+	t.Logf("|---|---:|---:|---|")
+	for _, r := range rows {
+		ops := "none"
+		if len(r.ops) > 0 {
+			ops = strings.Join(r.ops, " + ")
+		}
+		budget := strconv.Itoa(r.budget)
+		if r.budget == noBudget {
+			budget = "-"
+		}
+		t.Logf("| %s | %s | %d | %s |", r.request, budget, len(r.ops), ops)
+	}
+}
