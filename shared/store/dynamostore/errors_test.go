@@ -25,22 +25,26 @@ func TestFail(t *testing.T) {
 	for name, c := range map[string]struct {
 		err         error
 		unavailable bool
+		notWritten  bool // DynamoDB certainly applied nothing
 	}{
-		"ProvisionedThroughputExceeded": {&types.ProvisionedThroughputExceededException{Message: &msg}, true},
-		"Throttling":                    {&types.ThrottlingException{Message: &msg}, true},
-		"RequestLimitExceeded":          {&types.RequestLimitExceeded{Message: &msg}, true},
-		"TransactionInProgress":         {&types.TransactionInProgressException{Message: &msg}, true},
-		"InternalServerError":           {&types.InternalServerError{Message: &msg}, true},
-		"TransactionConflict":           {&types.TransactionConflictException{Message: &msg}, true},
-		"generic throttling code":       {&smithy.GenericAPIError{Code: "ThrottlingException"}, true},
-		"HTTP 503":                      {status(503), true},
-		"HTTP 400":                      {status(400), false},
-		"validation":                    {&smithy.GenericAPIError{Code: "ValidationException"}, false},
-		"other":                         {errors.New("dial tcp: refused"), false},
+		"ProvisionedThroughputExceeded": {&types.ProvisionedThroughputExceededException{Message: &msg}, true, true},
+		"Throttling":                    {&types.ThrottlingException{Message: &msg}, true, true},
+		"RequestLimitExceeded":          {&types.RequestLimitExceeded{Message: &msg}, true, true},
+		"TransactionInProgress":         {&types.TransactionInProgressException{Message: &msg}, true, false},
+		"InternalServerError":           {&types.InternalServerError{Message: &msg}, true, false},
+		"TransactionConflict":           {&types.TransactionConflictException{Message: &msg}, true, true},
+		"generic throttling code":       {&smithy.GenericAPIError{Code: "ThrottlingException"}, true, true},
+		"HTTP 503":                      {status(503), true, false},
+		"HTTP 400":                      {status(400), false, false},
+		"validation":                    {&smithy.GenericAPIError{Code: "ValidationException"}, false, false},
+		"other":                         {errors.New("dial tcp: refused"), false, false},
 	} {
 		err := fail("GetCode", "GetItem", c.err, "gatehouse-codes")
 		if got := errors.Is(err, oauth.ErrUnavailable); got != c.unavailable {
 			t.Errorf("%s: errors.Is(%v, ErrUnavailable) = %v, want %v", name, err, got, c.unavailable)
+		}
+		if got := errors.Is(err, oauth.ErrNotWritten); got != c.notWritten {
+			t.Errorf("%s: errors.Is(%v, ErrNotWritten) = %v, want %v", name, err, got, c.notWritten)
 		}
 		if !errors.Is(err, c.err) {
 			t.Errorf("%s: %v does not wrap the SDK error", name, err)
