@@ -19,6 +19,9 @@ import (
 	"github.com/gatehouse/gatehouse/shared/apigw"
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
 )
 
 // The functions are tested with the development seed, so the README's
@@ -37,6 +40,7 @@ func lambdaEnv(t *testing.T, keyFile string) map[string]string {
 	t.Helper()
 	return map[string]string{
 		config.EnvIssuer:         issuer,
+		config.EnvStore:          config.StoreMemory,
 		config.EnvSeedFile:       filepath.Join("..", "dev", "seed.json"),
 		config.EnvSigningAlg:     "ES256",
 		config.EnvSigningKeyFile: keyFile,
@@ -47,9 +51,9 @@ func lambdaEnv(t *testing.T, keyFile string) map[string]string {
 // returns it as the Lambda handler apigw.Start would run.
 func function(t *testing.T, name string, env map[string]string) apigw.LambdaFunc {
 	t.Helper()
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	cfg, err := app.LambdaConfig(func(k string) string { return env[k] })
 	if err != nil {
-		t.Fatalf("config.FromEnv: %v", err)
+		t.Fatalf("app.LambdaConfig: %v", err)
 	}
 	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -313,5 +317,42 @@ func TestFunctionsServeOnlyTheirRoutes(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s function, GET %s: status %d; want 404", name, path, resp.StatusCode)
 		}
+	}
+}
+
+// TestTokenFunctionOnDynamoDB: a Lambda function whose environment names
+// no store runs on DynamoDB (the production default), reaching DynamoDB
+// Local through the standard AWS configuration
+// (AWS_ENDPOINT_URL_DYNAMODB), as deployed functions reach DynamoDB.
+func TestTokenFunctionOnDynamoDB(t *testing.T) {
+	client := dynamotest.Client(t)
+	tables := dynamotest.CreateTables(t, client)
+	store := dynamostore.New(client, tables)
+	const secret = "a-secret-only-this-test-knows-0123456789"
+	if err := store.PutClient(context.Background(), &oauth.Client{
+		ID: "ddb-service", SecretHash: oauth.HashSecret(secret),
+		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"read"},
+		TokenEndpointAuthMethod: oauth.AuthMethodBasic,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fn := function(t, app.FunctionToken, map[string]string{
+		config.EnvIssuer:         issuer,
+		config.EnvSigningKeyFile: filepath.Join(t.TempDir(), "key.pem"),
+		config.EnvClientsTable:   tables.Clients,
+		config.EnvUsersTable:     tables.Users,
+		config.EnvCodesTable:     tables.Codes,
+		config.EnvTokensTable:    tables.Tokens,
+		config.EnvSessionsTable:  tables.Sessions,
+	})
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+	m := jsonBody(t, invoke(t, fn, event(http.MethodPost, "/token", "", basic("ddb-service", secret), form)), http.StatusOK)
+	if tok, _ := m["access_token"].(string); strings.Count(tok, ".") != 2 {
+		t.Errorf("access_token %q is not a JWS", m["access_token"])
+	}
+	// The client exists only in DynamoDB: a memory store would not know it.
+	m = jsonBody(t, invoke(t, fn, event(http.MethodPost, "/token", "", basic("ddb-service", "wrong"), form)), http.StatusUnauthorized)
+	if m["error"] != "invalid_client" {
+		t.Errorf("error = %v", m["error"])
 	}
 }

@@ -9,11 +9,26 @@ import (
 	"github.com/gatehouse/gatehouse/shared/config"
 )
 
+// lambdaDefaults are what a Lambda function uses where its environment is
+// silent: production's DynamoDB store, not the local binary's memory.
+var lambdaDefaults = map[string]string{config.EnvStore: config.StoreDynamoDB}
+
+// LambdaConfig reads a Lambda function's configuration: the environment,
+// with lambdaDefaults for unset variables.
+func LambdaConfig(getenv func(string) string) (config.Config, error) {
+	return config.FromEnv(func(key string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return lambdaDefaults[key]
+	})
+}
+
 // StartLambda runs the Lambda function name: configuration from the
 // environment, the wired handler, then the Lambda runtime loop. Bad
 // configuration exits at once, failing the function's initialization.
 func StartLambda(name string) {
-	cfg, err := config.FromEnv(os.Getenv)
+	cfg, err := LambdaConfig(os.Getenv)
 	if err != nil {
 		Exit(name, err)
 	}

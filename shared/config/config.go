@@ -12,7 +12,7 @@
 // | GATEHOUSE_REFRESH_TOKEN_TTL   | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)           |
 // | GATEHOUSE_CODE_TTL            | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                      |
 // | GATEHOUSE_SESSION_TTL         | browser sign-in session lifetime                               | 12h                      |
-// | GATEHOUSE_STORE               | storage backend: "memory" or "dynamodb"                        | memory                   |
+// | GATEHOUSE_STORE               | storage backend: "memory" or "dynamodb"                        | memory (Lambda: dynamodb)|
 // | GATEHOUSE_CLIENTS_TABLE       | DynamoDB table of the clients (store "dynamodb")               | gatehouse-clients        |
 // | GATEHOUSE_USERS_TABLE         | DynamoDB table of the users                                    | gatehouse-users          |
 // | GATEHOUSE_CODES_TABLE         | DynamoDB table of the authorization codes                      | gatehouse-codes          |
