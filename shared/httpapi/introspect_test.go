@@ -217,7 +217,7 @@ func TestIntrospectInactive(t *testing.T) {
 func noneToken(t *testing.T, ts *testServer) string {
 	tok := jwt.NewWithClaims(jwt.SigningMethodNone, ts.baseClaims())
 	tok.Header["typ"] = "at+jwt"
-	tok.Header["kid"] = ts.Signer.KeyID()
+	tok.Header["kid"] = mustKID(t, ts.Signer)
 	s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func noneToken(t *testing.T, ts *testServer) string {
 func hmacToken(t *testing.T, ts *testServer) string {
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, ts.baseClaims())
 	tok.Header["typ"] = "at+jwt"
-	tok.Header["kid"] = ts.Signer.KeyID()
+	tok.Header["kid"] = mustKID(t, ts.Signer)
 	s, err := tok.SignedString([]byte(ts.jwks().Keys[0].N))
 	if err != nil {
 		t.Fatal(err)

@@ -126,8 +126,8 @@ func TestJWKS(t *testing.T) {
 			if !reflect.DeepEqual(keysOf(k), tc.members) {
 				t.Errorf("JWK members %v, want %v (no private parts)", keysOf(k), tc.members)
 			}
-			if k["kid"] != ts.Signer.KeyID() || k["alg"] != tc.name || k["use"] != "sig" || k["kty"] != tc.kty {
-				t.Errorf("JWK %v: want kid %s alg %s use sig kty %s", k, ts.Signer.KeyID(), tc.name, tc.kty)
+			if k["kid"] != mustKID(t, ts.Signer) || k["alg"] != tc.name || k["use"] != "sig" || k["kty"] != tc.kty {
+				t.Errorf("JWK %v: want kid %s alg %s use sig kty %s", k, mustKID(t, ts.Signer), tc.name, tc.kty)
 			}
 			if tc.kty == "EC" && k["crv"] != "P-256" {
 				t.Errorf("crv %v, want P-256", k["crv"])

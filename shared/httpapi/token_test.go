@@ -647,8 +647,8 @@ func testAccessTokenFormat(t *testing.T, base *testServer, alg string) {
 					}
 				}
 			}
-			if !found || kid != ts.Signer.KeyID() {
-				t.Errorf("kid %q not in the JWKS or not the signer's %q", kid, ts.Signer.KeyID())
+			if !found || kid != mustKID(t, ts.Signer) {
+				t.Errorf("kid %q not in the JWKS or not the signer's %q", kid, mustKID(t, ts.Signer))
 			}
 			for _, c := range []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"} {
 				if _, ok := claims[c]; !ok {

@@ -313,7 +313,7 @@ func (ts *testServer) signWithServerKey(claims jwt.MapClaims, header map[string]
 	ts.t.Helper()
 	tok := jwt.NewWithClaims(jwt.GetSigningMethod(ts.Signer.Algorithm()), claims)
 	tok.Header["typ"] = "at+jwt"
-	tok.Header["kid"] = ts.Signer.KeyID()
+	tok.Header["kid"] = mustKID(ts.t, ts.Signer)
 	for k, v := range header {
 		if v == nil {
 			delete(tok.Header, k)
@@ -338,7 +338,7 @@ func (ts *testServer) signWithRSAKey(key *rsa.PrivateKey, claims jwt.MapClaims) 
 	ts.t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["typ"] = "at+jwt"
-	tok.Header["kid"] = ts.Signer.KeyID()
+	tok.Header["kid"] = mustKID(ts.t, ts.Signer)
 	s, err := tok.SignedString(key)
 	if err != nil {
 		ts.t.Fatal(err)
@@ -429,4 +429,14 @@ func wantDescriptionCharset(t *testing.T, r response) {
 			return
 		}
 	}
+}
+
+// mustKID returns the signer's key id.
+func mustKID(t testing.TB, s oauth.Signer) string {
+	t.Helper()
+	kid, err := s.KeyID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kid
 }

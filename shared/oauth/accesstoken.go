@@ -35,9 +35,13 @@ func mintAccessToken(ctx context.Context, signer Signer, claims *AccessTokenClai
 	if method == nil {
 		return "", fmt.Errorf("oauth: signer algorithm %q is not supported", signer.Algorithm())
 	}
+	kid, err := signer.KeyID(ctx)
+	if err != nil {
+		return "", fmt.Errorf("signing key: %w", err)
+	}
 	token := jwt.NewWithClaims(method, claims)
 	token.Header["typ"] = AccessTokenType
-	token.Header["kid"] = signer.KeyID()
+	token.Header["kid"] = kid
 	input, err := token.SigningString()
 	if err != nil {
 		return "", err

@@ -181,7 +181,7 @@ func LoadOrCreate(path, alg string) (*Signer, error) {
 func (s *Signer) Algorithm() string { return s.alg }
 
 // KeyID returns the RFC 7638 thumbprint of the public key.
-func (s *Signer) KeyID() string { return s.kid }
+func (s *Signer) KeyID(context.Context) (string, error) { return s.kid, nil }
 
 // Public returns the public key (*rsa.PublicKey or *ecdsa.PublicKey).
 func (s *Signer) Public() crypto.PublicKey { return s.pub.Key }
