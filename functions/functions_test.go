@@ -41,6 +41,7 @@ func lambdaEnv(t *testing.T, keyFile string) map[string]string {
 	return map[string]string{
 		config.EnvIssuer:         issuer,
 		config.EnvStore:          config.StoreMemory,
+		config.EnvSigner:         config.SignerLocal,
 		config.EnvSeedFile:       filepath.Join("..", "dev", "seed.json"),
 		config.EnvSigningAlg:     "ES256",
 		config.EnvSigningKeyFile: keyFile,
@@ -338,6 +339,7 @@ func TestTokenFunctionOnDynamoDB(t *testing.T) {
 	}
 	fn := function(t, app.FunctionToken, map[string]string{
 		config.EnvIssuer:         issuer,
+		config.EnvSigner:         config.SignerLocal,
 		config.EnvSigningKeyFile: filepath.Join(t.TempDir(), "key.pem"),
 		config.EnvClientsTable:   tables.Clients,
 		config.EnvUsersTable:     tables.Users,

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -34,6 +36,9 @@ configuration. Output is JSON with RFC 7591 metadata names. Run
 
   gatehouse clients create --name "Billing service" \
     --grant-type client_credentials --scope "invoices:read"
+
+A client that signs JWTs with its own key (private_key_jwt, RFC 7523) gets
+no secret: register its public keys with --jwks-file or --jwks-uri.
 
 Warm Lambda instances cache clients for GATEHOUSE_CLIENT_CACHE_TTL (default
 30s): a deleted client or a rotated secret takes up to that long to take
@@ -65,6 +70,9 @@ type clientJSON struct {
 	// AccessTokenLifetime in seconds, when the client overrides the
 	// server's (the seed file's name).
 	AccessTokenLifetime int64 `json:"access_token_lifetime,omitempty"`
+	// JWKS and JWKSURI are a private_key_jwt client's public keys.
+	JWKS    *oauth.JWKS `json:"jwks,omitempty"`
+	JWKSURI string      `json:"jwks_uri,omitempty"`
 }
 
 // toJSON describes a stored client, without its secret (the store has only
@@ -85,6 +93,8 @@ func toJSON(c *oauth.Client) clientJSON {
 		Scope:                   strings.Join(c.Scopes, " "),
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		AccessTokenLifetime:     int64(c.AccessTokenLifetime / time.Second),
+		JWKS:                    c.JWKS,
+		JWKSURI:                 c.JWKSURI,
 	}
 }
 
@@ -106,6 +116,8 @@ var flagOfField = map[string]string{
 	"redirect_uris":              "--redirect-uri",
 	"scope":                      "--scope",
 	"access_token_lifetime":      "--access-token-lifetime",
+	"jwks":                       "--jwks-file",
+	"jwks_uri":                   "--jwks-uri",
 }
 
 func (c *cli) clientsCreate(ctx context.Context, args []string) error {
@@ -114,6 +126,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		redirectURIs, grantTypes stringList
 		id, name, scope, method  string
 		lifetime                 string
+		jwksFile, jwksURI        string
 	)
 	fs.StringVar(&id, "id", "", "the client_id (default: a random, URL-safe id)")
 	fs.StringVar(&name, "name", "", "the client_name, for people")
@@ -121,11 +134,28 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs.Var(&grantTypes, "grant-type", "a grant `type` (repeatable, at least one): authorization_code, implicit, password, client_credentials, refresh_token")
 	fs.StringVar(&scope, "scope", "", "the space-separated `scopes` the client may request")
 	fs.StringVar(&method, "auth-method", oauth.AuthMethodBasic,
-		"token_endpoint_auth_method: client_secret_basic, client_secret_post, or none for a public client (no secret)")
+		"token_endpoint_auth_method: client_secret_basic, client_secret_post, private_key_jwt (no secret: keys from "+
+			"--jwks-file or --jwks-uri; the default with either), or none for a public client (no secret)")
 	fs.StringVar(&lifetime, "access-token-lifetime", "", "the client's access-token `lifetime` (\"1h\", or seconds; default: the server's)")
+	fs.StringVar(&jwksFile, "jwks-file", "", "a `file` holding the client's public JWK Set (jwks), for private_key_jwt")
+	fs.StringVar(&jwksURI, "jwks-uri", "", "the https `URL` where the client publishes its JWK Set (jwks_uri), for private_key_jwt")
 	tf := addTableFlags(fs, config.EnvClientsTable)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
+	}
+	methodSet := false
+	fs.Visit(func(f *flag.Flag) { methodSet = methodSet || f.Name == "auth-method" })
+	if !methodSet && (jwksFile != "" || jwksURI != "") {
+		method = oauth.AuthMethodPrivateKeyJWT
+	}
+	var problems []string
+	var jwksData []byte
+	if jwksFile != "" {
+		data, err := os.ReadFile(jwksFile)
+		if err != nil {
+			problems = append(problems, "--jwks-file: "+err.Error())
+		}
+		jwksData = data
 	}
 
 	sc := app.SeedClient{
@@ -135,14 +165,15 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		GrantTypes:              grantTypes,
 		Scope:                   scope,
 		TokenEndpointAuthMethod: method,
+		JWKS:                    jwksData,
+		JWKSURI:                 jwksURI,
 	}
 	if id == "" {
 		sc.ClientID = newClientID()
 	}
-	if method != oauth.AuthMethodNone {
+	if method == oauth.AuthMethodBasic || method == oauth.AuthMethodPost {
 		sc.ClientSecret = oauth.NewClientSecret()
 	}
-	var problems []string
 	if lifetime != "" {
 		d, err := config.ParseDuration(lifetime)
 		switch {
@@ -290,6 +321,10 @@ func (c *cli) clientsRotateSecret(ctx context.Context, args []string) error {
 	if client.IsPublic() {
 		return fmt.Errorf("client %q is public (token_endpoint_auth_method %q): it has no secret to rotate",
 			client.ID, oauth.AuthMethodNone)
+	}
+	if client.TokenEndpointAuthMethod == oauth.AuthMethodPrivateKeyJWT {
+		return fmt.Errorf("client %q authenticates with %s: it has no secret to rotate (it rotates its keys itself, at its jwks_uri, "+
+			"or is registered again with new jwks)", client.ID, oauth.AuthMethodPrivateKeyJWT)
 	}
 	secret := oauth.NewClientSecret()
 	client.SecretHash = oauth.HashSecret(secret)

@@ -94,7 +94,7 @@ func TestClientsCreateBadFlags(t *testing.T) {
 		{[]string{"--grant-type", "foo"}, []string{`--grant-type: unknown grant type "foo"`}},
 		{[]string{"--grant-type", "client_credentials", "--auth-method", "none"},
 			[]string{`--grant-type: "client_credentials" needs a confidential client`}},
-		{[]string{"--grant-type", "client_credentials", "--auth-method", "private_key_jwt"}, []string{`--auth-method: unknown method "private_key_jwt"`}},
+		{[]string{"--grant-type", "client_credentials", "--auth-method", "client_secret_jwt"}, []string{`--auth-method: unknown method "client_secret_jwt"`}},
 		{[]string{"--grant-type", "authorization_code"}, []string{"--redirect-uri: is required for grant types"}},
 		{[]string{"--grant-type", "authorization_code", "--redirect-uri", "http://app.example.com/cb", "--redirect-uri", "/cb"},
 			[]string{`--redirect-uri: redirect URI "http://app.example.com/cb" must use https`, `--redirect-uri: redirect URI "/cb" is not an absolute URI`}},

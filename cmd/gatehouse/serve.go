@@ -40,6 +40,9 @@ type serveFlags struct {
 	seed       string
 	signingKey string
 	signingAlg string
+	signer     string
+	kmsKeyID   string
+	kmsVerify  string
 	audience   string
 	store      string
 	tables     *tableFlags
@@ -54,7 +57,10 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.seed, "seed", "", "seed `file` of clients and users to load (env "+config.EnvSeedFile+")")
 	fs.StringVar(&f.signingKey, "signing-key", defaultSigningKey,
 		"PEM signing key `file`, created if missing so tokens survive a restart; \"\" for an ephemeral key (env "+config.EnvSigningKeyFile+")")
-	fs.StringVar(&f.signingAlg, "signing-alg", "", "signing `algorithm`, RS256 or ES256 (env "+config.EnvSigningAlg+"; default RS256)")
+	fs.StringVar(&f.signingAlg, "signing-alg", "", "signing `algorithm`: RS256, ES256, or PS256 with kms (env "+config.EnvSigningAlg+"; default RS256)")
+	fs.StringVar(&f.signer, "signer", "", "token `signer`: local, or kms (env "+config.EnvSigner+"; default local)")
+	fs.StringVar(&f.kmsKeyID, "kms-key-id", "", "KMS signing `key`: key id, key ARN or alias (env "+config.EnvKMSKeyID+"; required with --signer kms)")
+	fs.StringVar(&f.kmsVerify, "kms-verify-keys", "", "comma-separated verification-only KMS `keys`, each key or key=ALG (env "+config.EnvKMSVerifyKeys+")")
 	fs.StringVar(&f.audience, "audience", "", "comma-separated access-token `audiences` (env "+config.EnvAudience+"; default the issuer)")
 	fs.StringVar(&f.store, "store", "", "`store`: memory, or dynamodb (env "+config.EnvStore+"; default memory)")
 	f.tables = addTableFlags(fs)
@@ -91,6 +97,9 @@ func (f *serveFlags) getenv(env lookupEnv, boundAddr string) func(string) string
 		config.EnvSeedFile:       {"seed", f.seed},
 		config.EnvSigningKeyFile: {"signing-key", f.signingKey},
 		config.EnvSigningAlg:     {"signing-alg", f.signingAlg},
+		config.EnvSigner:         {"signer", f.signer},
+		config.EnvKMSKeyID:       {"kms-key-id", f.kmsKeyID},
+		config.EnvKMSVerifyKeys:  {"kms-verify-keys", f.kmsVerify},
 		config.EnvAudience:       {"audience", f.audience},
 		config.EnvStore:          {"store", f.store},
 	}
@@ -100,7 +109,11 @@ func (f *serveFlags) getenv(env lookupEnv, boundAddr string) func(string) string
 			value string
 		}{tableFlagNames[env], v}
 	}
-	return func(key string) string {
+	var getenv func(string) string
+	getenv = func(key string) string {
+		if key == config.EnvSigningKeyFile && getenv(config.EnvSigner) == config.SignerKMS && !set["signing-key"] {
+			return "" // the key file default is the local signer's
+		}
 		fl, hasFlag := flagFor[key]
 		if hasFlag && set[fl.name] {
 			return fl.value
@@ -116,6 +129,7 @@ func (f *serveFlags) getenv(env lookupEnv, boundAddr string) func(string) string
 		}
 		return ""
 	}
+	return getenv
 }
 
 // issuerHost is host:port for the default issuer: the host as given in
@@ -283,8 +297,11 @@ func printSeed(w io.Writer, tw *tabwriter.Writer, a *app.App) {
 		fmt.Fprintf(tw, "  CLIENT ID\tSECRET\tAUTH METHOD\tGRANT TYPES\tSCOPE\tREDIRECT URIS\n")
 		for _, c := range seed.Clients {
 			secret := "(public)"
-			if c.ClientSecret != "" {
+			switch {
+			case c.ClientSecret != "":
 				secret = c.ClientSecret
+			case c.TokenEndpointAuthMethod == oauth.AuthMethodPrivateKeyJWT:
+				secret = "(its private key)"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.ClientID, secret, c.TokenEndpointAuthMethod,
 				strings.Join(c.GrantTypes, ","), orDash(c.Scope), orDash(strings.Join(c.RedirectURIs, " ")))

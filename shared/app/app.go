@@ -18,12 +18,12 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/httpapi"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
-	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
 	"github.com/gatehouse/gatehouse/shared/store/clientcache"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/memstore"
@@ -80,6 +80,7 @@ type Option func(*options)
 
 type options struct {
 	dynamoDB *dynamodb.Client
+	kms      *kms.Client
 }
 
 // WithDynamoDBClient makes a GATEHOUSE_STORE=dynamodb app use client
@@ -149,7 +150,7 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		}
 	}
 
-	signer, err := newSigner(cfg, logger)
+	signer, err := newSigner(ctx, cfg, o, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +168,8 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		RefreshTokenLifetime: cfg.RefreshTokenTTL,
 		CodeLifetime:         cfg.CodeTTL,
 		SessionLifetime:      cfg.SessionTTL,
+		Leeway:               cfg.Leeway,
+		JWKSFetcher:          NewJWKSFetcher(logger),
 	}, a.Store, signer, passwords.Checker{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvIssuer, err)
@@ -210,29 +213,6 @@ func loopbackURL(rawURL string) bool {
 	}
 	ip := net.ParseIP(u.Hostname())
 	return ip != nil && ip.IsLoopback()
-}
-
-// newSigner creates the token signer GATEHOUSE_SIGNER names.
-func newSigner(cfg config.Config, logger *slog.Logger) (oauth.Signer, error) {
-	switch cfg.Signer {
-	case config.SignerLocal, "":
-	default:
-		return nil, fmt.Errorf("%s: unsupported signer %q", config.EnvSigner, cfg.Signer)
-	}
-	if cfg.SigningKeyFile == "" {
-		logger.Warn("signing with an ephemeral key: tokens will not verify after a restart or on another instance; set " +
-			config.EnvSigningKeyFile + " to keep the key")
-		s, err := localsigner.New(cfg.SigningAlg)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", config.EnvSigningAlg, err)
-		}
-		return s, nil
-	}
-	s, err := localsigner.LoadOrCreate(cfg.SigningKeyFile, cfg.SigningAlg)
-	if err != nil {
-		return nil, fmt.Errorf("%s=%s: %w", config.EnvSigningKeyFile, cfg.SigningKeyFile, err)
-	}
-	return s, nil
 }
 
 // ScopesSupported returns the scopes advertised in the metadata:

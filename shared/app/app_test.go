@@ -171,7 +171,8 @@ func TestBuildRejectsBadConfigLiterals(t *testing.T) {
 		"seed with dynamodb": {config.Config{Issuer: "https://a.example", Store: "dynamodb", SeedFile: "dev/seed.json"},
 			"GATEHOUSE_SEED_FILE: a seed file is only for the memory store"},
 		"cache ttl": {config.Config{Issuer: "https://a.example", ClientCacheTTL: -time.Second}, "GATEHOUSE_CLIENT_CACHE_TTL: "},
-		"signer":    {config.Config{Issuer: "https://a.example", Signer: "kms"}, `GATEHOUSE_SIGNER: unsupported signer "kms"`},
+		"signer":    {config.Config{Issuer: "https://a.example", Signer: "hsm"}, `GATEHOUSE_SIGNER: unsupported signer "hsm"`},
+		"kms key":   {config.Config{Issuer: "https://a.example", Signer: "kms", KMSKeyID: "not a key"}, "GATEHOUSE_KMS_KEY_ID=not a key: "},
 		"sig alg":   {config.Config{Issuer: "https://a.example", SigningAlg: "HS256"}, "GATEHOUSE_SIGNING_ALG: "},
 	} {
 		if _, err := app.Build(ctx, tc.cfg, discard); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -10,8 +10,12 @@ import (
 )
 
 // lambdaDefaults are what a Lambda function uses where its environment is
-// silent: production's DynamoDB store, not the local binary's memory.
-var lambdaDefaults = map[string]string{config.EnvStore: config.StoreDynamoDB}
+// silent: production's DynamoDB store and KMS key, not the local binary's
+// memory and key file.
+var lambdaDefaults = map[string]string{
+	config.EnvStore:  config.StoreDynamoDB,
+	config.EnvSigner: config.SignerKMS,
+}
 
 // LambdaConfig reads a Lambda function's configuration: the environment,
 // with lambdaDefaults for unset variables.

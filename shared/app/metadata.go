@@ -1,14 +1,18 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/jwks"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
@@ -49,6 +53,13 @@ type SeedClient struct {
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
 	// AccessTokenLifetime in seconds; 0 means the server default.
 	AccessTokenLifetime int64 `json:"access_token_lifetime,omitempty"`
+	// JWKS is the client's JWK Set, inline, and JWKSURI the https URL
+	// where the client publishes it (RFC 7591 §2 jwks, jwks_uri): the
+	// public keys of a private_key_jwt client, exactly one of the two. JWKS
+	// is kept raw so a set may carry members Gatehouse does not use (x5c,
+	// key_ops, ...); Validate parses it.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 }
 
 // SeedUser is a resource owner who can sign in.
@@ -62,17 +73,22 @@ type SeedUser struct {
 // MaxSeedAccessTokenLifetime bounds access_token_lifetime (one year).
 const MaxSeedAccessTokenLifetime = 365 * 24 * 60 * 60
 
+// MaxJWKSBytes bounds an inline jwks: a few keys, stored in the client's
+// record (and DynamoDB item).
+const MaxJWKSBytes = 16 << 10
+
 var (
 	knownGrantTypes    = []string{oauth.GrantAuthorizationCode, oauth.GrantImplicit, oauth.GrantPassword, oauth.GrantClientCredentials, oauth.GrantRefreshToken}
-	knownAuthMethods   = []string{oauth.AuthMethodBasic, oauth.AuthMethodPost, oauth.AuthMethodNone}
+	knownAuthMethods   = []string{oauth.AuthMethodBasic, oauth.AuthMethodPost, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone}
 	knownResponseTypes = []string{oauth.ResponseTypeCode, oauth.ResponseTypeToken}
 )
 
 // Validate checks the client's metadata and fills in its defaults:
-// token_endpoint_auth_method (client_secret_basic with a secret, none
-// without), response_types (from the grant types) and a normalized scope.
-// It returns every problem it finds, each naming its RFC 7591 field. The
-// seed loader and `gatehouse clients create` both validate with it.
+// token_endpoint_auth_method (client_secret_basic with a secret,
+// private_key_jwt with keys, none without either), response_types (from the
+// grant types) and a normalized scope. It returns every problem it finds,
+// each naming its RFC 7591 field. The seed loader and `gatehouse clients
+// create` both validate with it.
 func (c *SeedClient) Validate() []FieldError {
 	var v fieldErrors
 	switch {
@@ -86,10 +102,14 @@ func (c *SeedClient) Validate() []FieldError {
 		v.fail("client_name", "%q must not have control characters or surrounding spaces", c.ClientName)
 	}
 
-	// Authentication: a secret exactly when the method needs one.
+	// Authentication: a secret exactly when the method needs one, keys
+	// exactly for private_key_jwt.
+	hasKeys := c.hasJWKS() || c.JWKSURI != ""
 	switch {
 	case c.TokenEndpointAuthMethod == "" && c.ClientSecret != "":
 		c.TokenEndpointAuthMethod = oauth.AuthMethodBasic
+	case c.TokenEndpointAuthMethod == "" && hasKeys:
+		c.TokenEndpointAuthMethod = oauth.AuthMethodPrivateKeyJWT
 	case c.TokenEndpointAuthMethod == "":
 		c.TokenEndpointAuthMethod = oauth.AuthMethodNone
 	case !slices.Contains(knownAuthMethods, c.TokenEndpointAuthMethod):
@@ -97,9 +117,22 @@ func (c *SeedClient) Validate() []FieldError {
 			c.TokenEndpointAuthMethod, strings.Join(knownAuthMethods, ", "))
 	case c.TokenEndpointAuthMethod == oauth.AuthMethodNone && c.ClientSecret != "":
 		v.fail("client_secret", "a public client (token_endpoint_auth_method %q) must not have a secret", oauth.AuthMethodNone)
-	case c.TokenEndpointAuthMethod != oauth.AuthMethodNone && c.ClientSecret == "":
+	case c.TokenEndpointAuthMethod == oauth.AuthMethodPrivateKeyJWT && c.ClientSecret != "":
+		v.fail("client_secret", "a %s client authenticates with its keys and must not have a secret", oauth.AuthMethodPrivateKeyJWT)
+	case c.TokenEndpointAuthMethod != oauth.AuthMethodNone && c.TokenEndpointAuthMethod != oauth.AuthMethodPrivateKeyJWT &&
+		c.ClientSecret == "":
 		v.fail("client_secret", "is required for token_endpoint_auth_method %q (use %q for a public client)",
 			c.TokenEndpointAuthMethod, oauth.AuthMethodNone)
+	}
+	if c.TokenEndpointAuthMethod == oauth.AuthMethodPrivateKeyJWT {
+		c.validateKeys(&v)
+	} else {
+		if c.hasJWKS() {
+			v.fail("jwks", "is only for token_endpoint_auth_method %q", oauth.AuthMethodPrivateKeyJWT)
+		}
+		if c.JWKSURI != "" {
+			v.fail("jwks_uri", "is only for token_endpoint_auth_method %q", oauth.AuthMethodPrivateKeyJWT)
+		}
 	}
 	public := c.TokenEndpointAuthMethod == oauth.AuthMethodNone
 
@@ -185,6 +218,125 @@ func (c *SeedClient) Validate() []FieldError {
 	return v
 }
 
+// hasJWKS reports whether an inline jwks was given (JSON null is none).
+func (c *SeedClient) hasJWKS() bool {
+	return len(c.JWKS) > 0 && string(bytes.TrimSpace(c.JWKS)) != "null"
+}
+
+// validateKeys checks the keys of a private_key_jwt client: exactly one of
+// jwks and jwks_uri (RFC 7591 §2), a jwks_uri the server may fetch, or an
+// inline set it can use.
+func (c *SeedClient) validateKeys(v *fieldErrors) {
+	switch {
+	case c.hasJWKS() && c.JWKSURI != "":
+		v.fail("jwks_uri", "give jwks or jwks_uri, not both (RFC 7591 §2)")
+	case !c.hasJWKS() && c.JWKSURI == "":
+		v.fail("jwks", "a %s client needs its public keys: jwks (the JWK Set) or jwks_uri (where it is published)",
+			oauth.AuthMethodPrivateKeyJWT)
+	case c.JWKSURI != "":
+		if msg := checkJWKSURI(c.JWKSURI); msg != "" {
+			v.fail("jwks_uri", "%s", msg)
+		}
+	default:
+		if _, problems := ParseClientJWKS(c.JWKS); len(problems) > 0 {
+			for _, p := range problems {
+				v.fail("jwks", "%s", p)
+			}
+		}
+	}
+}
+
+// checkJWKSURI requires an absolute https URL (plain http only on a
+// loopback host, for development) without fragment or user info; "" if it
+// is fine.
+func checkJWKSURI(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || !u.IsAbs():
+		return fmt.Sprintf("%q is not an absolute URL", raw)
+	case u.Fragment != "" || u.User != nil:
+		return fmt.Sprintf("%q must not have a fragment or user info", raw)
+	case len(raw) > 2048:
+		return "is longer than 2048 characters"
+	case !jwks.SecureURL(u):
+		return fmt.Sprintf("%q must use https (plain http only on loopback)", raw)
+	}
+	return ""
+}
+
+// privateMembers are the JWK members of private or symmetric keys (RFC
+// 7518 §6.2.2, §6.3.2, §6.4.1).
+var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// ParseClientJWKS parses a client's inline JWK Set (RFC 7517 §5) and
+// returns its keys usable for private_key_jwt assertions, or every problem
+// it has. Each key must be a public signing key the server accepts
+// (oauth.JWK.ClientKey: RSA of 2048 bits or more, or P-256) with a unique
+// kid; keys marked "use": "enc" are left out; a private key is refused
+// outright, since the server must never hold it. Members Gatehouse does not
+// use (x5c, key_ops, ...) are dropped.
+func ParseClientJWKS(raw json.RawMessage) (*oauth.JWKS, []string) {
+	if len(raw) > MaxJWKSBytes {
+		return nil, []string{fmt.Sprintf("is larger than %d bytes", MaxJWKSBytes)}
+	}
+	var members struct {
+		Keys []map[string]json.RawMessage `json:"keys"`
+	}
+	var set oauth.JWKS
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, []string{"is not a JWK Set (RFC 7517 §5: {\"keys\": [...]}): " + strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	if err := json.Unmarshal(raw, &set); err != nil || members.Keys == nil {
+		return nil, []string{"is not a JWK Set (RFC 7517 §5: {\"keys\": [...]})"}
+	}
+	var problems []string
+	out := &oauth.JWKS{Keys: []oauth.JWK{}}
+	seen := map[string]int{}
+	for i, j := range set.Keys {
+		at := fmt.Sprintf("keys[%d]", i)
+		if j.Kid != "" {
+			at += fmt.Sprintf(" (kid %q)", j.Kid)
+		}
+		if m := privateMember(members.Keys[i]); m != "" {
+			problems = append(problems, fmt.Sprintf("%s holds private or secret key material (%q): register the public key only", at, m))
+			continue
+		}
+		if j.Use == "enc" {
+			continue
+		}
+		if _, err := j.ClientKey(); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s", at, strings.TrimPrefix(err.Error(), "oauth: ")))
+			continue
+		}
+		if j.Kid == "" {
+			problems = append(problems, at+" has no kid")
+			continue
+		}
+		if k, dup := seen[j.Kid]; dup {
+			problems = append(problems, fmt.Sprintf("%s: duplicate kid (also keys[%d])", at, k))
+			continue
+		}
+		seen[j.Kid] = i
+		out.Keys = append(out.Keys, j)
+	}
+	if len(problems) == 0 && len(out.Keys) == 0 {
+		problems = append(problems, "has no signing key: want an RSA key of 2048 bits or more, or a P-256 key, with a kid")
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return out, nil
+}
+
+func privateMember(m map[string]json.RawMessage) string {
+	for _, name := range privateMembers {
+		if _, ok := m[name]; ok {
+			return name
+		}
+	}
+	return ""
+}
+
 // Validate checks the user and fills in its default subject (the
 // username). It returns every problem it finds, each naming its field.
 func (u *SeedUser) Validate() []FieldError {
@@ -237,11 +389,16 @@ func cleanText(s string) bool {
 }
 
 // OAuthClient returns the client as the store keeps it: the secret hashed
-// with oauth.HashSecret, the scope split.
+// with oauth.HashSecret, the scope split, the jwks parsed (its usable keys
+// only). Call it on a client Validate accepted.
 func (c *SeedClient) OAuthClient() *oauth.Client {
 	var hash string
 	if c.ClientSecret != "" {
 		hash = oauth.HashSecret(c.ClientSecret)
+	}
+	var set *oauth.JWKS
+	if c.hasJWKS() {
+		set, _ = ParseClientJWKS(c.JWKS)
 	}
 	return &oauth.Client{
 		ID:                      c.ClientID,
@@ -253,5 +410,7 @@ func (c *SeedClient) OAuthClient() *oauth.Client {
 		Scopes:                  strings.Fields(c.Scope),
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		AccessTokenLifetime:     time.Duration(c.AccessTokenLifetime) * time.Second,
+		JWKS:                    set,
+		JWKSURI:                 c.JWKSURI,
 	}
 }

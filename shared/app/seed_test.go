@@ -144,7 +144,7 @@ func TestParseSeedBad(t *testing.T) {
 		{"missing grant_types", client(`{"client_id": "a", "client_secret": "x"}`), "seed: clients[0].grant_types: is required"},
 		{"unknown grant type", client(svc + `, {"client_id": "b", "client_secret": "x", "grant_types": ["foo"]}`), `seed: clients[1].grant_types: unknown grant type "foo"`},
 		{"duplicate grant type", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials", "client_credentials"]}`), `seed: clients[0].grant_types: duplicate grant type "client_credentials"`},
-		{"unknown auth method", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}`), `seed: clients[0].token_endpoint_auth_method: unknown method "private_key_jwt"`},
+		{"unknown auth method", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_jwt"}`), `seed: clients[0].token_endpoint_auth_method: unknown method "client_secret_jwt"`},
 		{"public client with secret", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["password"], "token_endpoint_auth_method": "none"}`), `seed: clients[0].client_secret: a public client (token_endpoint_auth_method "none") must not have a secret`},
 		{"confidential client without secret", client(`{"client_id": "a", "grant_types": ["password"], "token_endpoint_auth_method": "client_secret_basic"}`), `seed: clients[0].client_secret: is required for token_endpoint_auth_method "client_secret_basic"`},
 		{"public client credentials", client(`{"client_id": "a", "grant_types": ["client_credentials"]}`), `seed: clients[0].grant_types: "client_credentials" needs a confidential client`},

@@ -19,8 +19,11 @@
 // | GATEHOUSE_TOKENS_TABLE        | DynamoDB table of the refresh tokens and revocations           | gatehouse-tokens         |
 // | GATEHOUSE_SESSIONS_TABLE      | DynamoDB table of the browser sessions                         | gatehouse-sessions       |
 // | GATEHOUSE_CLIENT_CACHE_TTL    | client cache lifetime in warm instances, max 1h; 0 disables    | 30s                      |
-// | GATEHOUSE_SIGNER              | token signer: "local" (in-process key)                         | local                    |
-// | GATEHOUSE_SIGNING_ALG         | JWS algorithm of the local signer: RS256 or ES256              | RS256                    |
+// | GATEHOUSE_SIGNER              | token signer: "local" (in-process key) or "kms"                | local (Lambda: kms)      |
+// | GATEHOUSE_SIGNING_ALG         | JWS algorithm: RS256, ES256, or PS256 (kms only)               | RS256                    |
+// | GATEHOUSE_KMS_KEY_ID          | KMS signing key: key id, key ARN, alias or alias ARN           | required with kms        |
+// | GATEHOUSE_KMS_VERIFY_KEYS     | verification-only KMS keys (rotation): "key" or "key=ALG", ... | none                     |
+// | GATEHOUSE_TOKEN_LEEWAY        | clock skew allowed when verifying tokens, at most 60s          | 30s                      |
 // | GATEHOUSE_SIGNING_KEY_FILE    | PEM private key of the local signer, created if missing        | empty: ephemeral key     |
 // | GATEHOUSE_SEED_FILE           | seed JSON (clients and users) for the memory store only        | none                     |
 // | GATEHOUSE_LOG_LEVEL           | debug, info, warn or error                                     | info                     |
@@ -65,6 +68,9 @@ const (
 	EnvStore           = "GATEHOUSE_STORE"
 	EnvSigner          = "GATEHOUSE_SIGNER"
 	EnvSigningAlg      = "GATEHOUSE_SIGNING_ALG"
+	EnvKMSKeyID        = "GATEHOUSE_KMS_KEY_ID"
+	EnvKMSVerifyKeys   = "GATEHOUSE_KMS_VERIFY_KEYS"
+	EnvLeeway          = "GATEHOUSE_TOKEN_LEEWAY"
 	EnvSigningKeyFile  = "GATEHOUSE_SIGNING_KEY_FILE"
 	EnvSeedFile        = "GATEHOUSE_SEED_FILE"
 	EnvLogLevel        = "GATEHOUSE_LOG_LEVEL"
@@ -82,7 +88,7 @@ var Variables = []string{
 	EnvIssuer, EnvAudience, EnvScopes,
 	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL,
 	EnvStore, EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable, EnvClientCacheTTL,
-	EnvSigner, EnvSigningAlg, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
+	EnvSigner, EnvSigningAlg, EnvKMSKeyID, EnvKMSVerifyKeys, EnvLeeway, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
 }
 
 // Tables names the DynamoDB tables (GATEHOUSE_*_TABLE). The wiring converts
@@ -110,9 +116,15 @@ const (
 	StoreMemory   = "memory"
 	StoreDynamoDB = "dynamodb"
 	SignerLocal   = "local"
+	SignerKMS     = "kms"
 	AlgRS256      = "RS256"
 	AlgES256      = "ES256"
+	AlgPS256      = "PS256"
 )
+
+// MaxLeeway caps GATEHOUSE_TOKEN_LEEWAY: more clock skew than a minute
+// would keep expired tokens alive.
+const MaxLeeway = time.Minute
 
 // MaxCodeTTL caps GATEHOUSE_CODE_TTL: RFC 6749 §4.1.2 recommends a maximum
 // authorization-code lifetime of 10 minutes.
@@ -128,8 +140,8 @@ const (
 
 var (
 	stores     = []string{StoreMemory, StoreDynamoDB}
-	signers    = []string{SignerLocal}
-	algorithms = []string{AlgRS256, AlgES256}
+	signers    = []string{SignerLocal, SignerKMS}
+	algorithms = []string{AlgRS256, AlgES256, AlgPS256}
 )
 
 // Config is Gatehouse's deployment configuration. Zero durations mean the
@@ -145,9 +157,12 @@ type Config struct {
 	Store           string        // StoreMemory or StoreDynamoDB
 	Tables          Tables        // DynamoDB table names; always filled in
 	ClientCacheTTL  time.Duration // 0 disables the client cache
-	Signer          string        // SignerLocal
-	SigningAlg      string        // AlgRS256 or AlgES256
-	SigningKeyFile  string        // "" means an ephemeral key
+	Signer          string        // SignerLocal or SignerKMS
+	SigningAlg      string        // AlgRS256, AlgES256 or AlgPS256 (kms only)
+	KMSKeyID        string        // the KMS signing key; required with SignerKMS
+	KMSVerifyKeys   []string      // verification-only KMS keys: "key" or "key=ALG"
+	Leeway          time.Duration // 0 means the grant library's default
+	SigningKeyFile  string        // local signer: "" means an ephemeral key
 	SeedFile        string        // "" means no seed; only with StoreMemory
 	LogLevel        slog.Level
 }
@@ -170,6 +185,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ClientCacheTTL:  r.durationOrZero(EnvClientCacheTTL, DefaultClientCacheTTL, MaxClientCacheTTL),
 		Signer:          r.oneOf(EnvSigner, SignerLocal, signers),
 		SigningAlg:      r.oneOf(EnvSigningAlg, AlgRS256, algorithms),
+		KMSKeyID:        r.get(EnvKMSKeyID),
+		KMSVerifyKeys:   r.list(EnvKMSVerifyKeys, ", "),
+		Leeway:          r.duration(EnvLeeway, MaxLeeway),
 		SigningKeyFile:  r.get(EnvSigningKeyFile),
 		SeedFile:        r.get(EnvSeedFile),
 		LogLevel:        r.logLevel(EnvLogLevel),
@@ -181,10 +199,37 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		r.fail(EnvSeedFile, "a seed file is only for the memory store; with %s=%s create clients and users with "+
 			"`gatehouse clients create` and `gatehouse users create`", EnvStore, StoreDynamoDB)
 	}
+	r.signer(cfg)
 	if err := errors.Join(r.errs...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// signer checks that the signer's variables fit together.
+func (r *reader) signer(cfg Config) {
+	switch cfg.Signer {
+	case SignerKMS:
+		if cfg.KMSKeyID == "" {
+			r.fail(EnvKMSKeyID, "is required with %s=%s (a key id, key ARN or alias such as alias/gatehouse-signing)", EnvSigner, SignerKMS)
+		}
+		if cfg.SigningKeyFile != "" {
+			r.fail(EnvSigningKeyFile, "is for the local signer; with %s=%s the key stays in KMS", EnvSigner, SignerKMS)
+		}
+		for _, k := range cfg.KMSVerifyKeys {
+			id, alg, hasAlg := strings.Cut(k, "=")
+			if id == "" || (hasAlg && !slices.Contains(algorithms, alg)) {
+				r.fail(EnvKMSVerifyKeys, "%q is not \"key\" or \"key=ALG\" with ALG one of %s", k, strings.Join(algorithms, ", "))
+			}
+		}
+	case SignerLocal:
+		if cfg.SigningAlg == AlgPS256 {
+			r.fail(EnvSigningAlg, "PS256 needs %s=%s; the local signer does RS256 and ES256", EnvSigner, SignerKMS)
+		}
+		if cfg.KMSKeyID != "" || len(cfg.KMSVerifyKeys) > 0 {
+			r.fail(EnvKMSKeyID, "is set, but %s=%s: set %s=%s to sign with KMS", EnvSigner, SignerLocal, EnvSigner, SignerKMS)
+		}
+	}
 }
 
 // TablesFromEnv reads only the DynamoDB table names (GATEHOUSE_*_TABLE),

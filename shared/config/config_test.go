@@ -81,6 +81,19 @@ func TestFromEnvGood(t *testing.T) {
 			eq(t, c.Store, config.StoreMemory)
 			eq(t, c.Signer, config.SignerLocal)
 		}},
+		{"kms", map[string]string{
+			config.EnvSigner:        "kms",
+			config.EnvSigningAlg:    "PS256",
+			config.EnvKMSKeyID:      "alias/gatehouse-signing",
+			config.EnvKMSVerifyKeys: "alias/old-rsa=RS256, arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+			config.EnvLeeway:        "45s",
+		}, func(t *testing.T, c config.Config) {
+			eq(t, c.Signer, config.SignerKMS)
+			eq(t, c.SigningAlg, config.AlgPS256)
+			eq(t, c.KMSKeyID, "alias/gatehouse-signing")
+			eq(t, c.KMSVerifyKeys, []string{"alias/old-rsa=RS256", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"})
+			eq(t, c.Leeway, 45*time.Second)
+		}},
 		{"dynamodb", map[string]string{config.EnvStore: "dynamodb"}, func(t *testing.T, c config.Config) {
 			eq(t, c.Store, config.StoreDynamoDB)
 			eq(t, c.Tables, config.DefaultTables())
@@ -175,8 +188,16 @@ func TestFromEnvBad(t *testing.T) {
 		{"negative client cache ttl", map[string]string{config.EnvClientCacheTTL: "-1s"}, `GATEHOUSE_CLIENT_CACHE_TTL: "-1s" must not be negative (0 turns it off)`},
 		{"bad client cache ttl", map[string]string{config.EnvClientCacheTTL: "soon"}, `GATEHOUSE_CLIENT_CACHE_TTL: invalid duration "soon"`},
 		{"client cache ttl too long", map[string]string{config.EnvClientCacheTTL: "2h"}, `GATEHOUSE_CLIENT_CACHE_TTL: "2h" exceeds the maximum of 1h0m0s`},
-		{"unknown signer", map[string]string{config.EnvSigner: "kms"}, `GATEHOUSE_SIGNER: unsupported value "kms" (supported: local)`},
-		{"unknown alg", map[string]string{config.EnvSigningAlg: "HS256"}, `GATEHOUSE_SIGNING_ALG: unsupported value "HS256" (supported: RS256, ES256)`},
+		{"unknown signer", map[string]string{config.EnvSigner: "hsm"}, `GATEHOUSE_SIGNER: unsupported value "hsm" (supported: local, kms)`},
+		{"unknown alg", map[string]string{config.EnvSigningAlg: "HS256"}, `GATEHOUSE_SIGNING_ALG: unsupported value "HS256" (supported: RS256, ES256, PS256)`},
+		{"kms without key", map[string]string{config.EnvSigner: "kms"}, `GATEHOUSE_KMS_KEY_ID: is required with GATEHOUSE_SIGNER=kms`},
+		{"kms with key file", map[string]string{config.EnvSigner: "kms", config.EnvKMSKeyID: "alias/k", config.EnvSigningKeyFile: "k.pem"},
+			`GATEHOUSE_SIGNING_KEY_FILE: is for the local signer`},
+		{"bad verify key", map[string]string{config.EnvSigner: "kms", config.EnvKMSKeyID: "alias/k", config.EnvKMSVerifyKeys: "alias/old=HS256"},
+			`GATEHOUSE_KMS_VERIFY_KEYS: "alias/old=HS256" is not`},
+		{"PS256 locally", map[string]string{config.EnvSigningAlg: "PS256"}, `GATEHOUSE_SIGNING_ALG: PS256 needs GATEHOUSE_SIGNER=kms`},
+		{"kms key with local signer", map[string]string{config.EnvKMSKeyID: "alias/k"}, `GATEHOUSE_KMS_KEY_ID: is set, but GATEHOUSE_SIGNER=local`},
+		{"leeway too long", map[string]string{config.EnvLeeway: "2m"}, `GATEHOUSE_TOKEN_LEEWAY: "2m" exceeds the maximum of 1m0s`},
 		{"lower-case alg", map[string]string{config.EnvSigningAlg: "rs256"}, `GATEHOUSE_SIGNING_ALG: unsupported value "rs256"`},
 		{"bad log level", map[string]string{config.EnvLogLevel: "verbose"}, `GATEHOUSE_LOG_LEVEL: unknown log level "verbose"`},
 	}

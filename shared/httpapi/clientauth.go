@@ -11,12 +11,28 @@ import (
 
 // clientCredentials extracts the client's credentials from a request (RFC
 // 6749 §2.3.1): HTTP Basic (client_secret_basic), client_id and
-// client_secret in the body (client_secret_post), or client_id alone
-// (none). Using more than one method is invalid_request. basicTried reports
+// client_secret in the body (client_secret_post), client_assertion and
+// client_assertion_type in the body (private_key_jwt, RFC 7521 §4.2, RFC
+// 7523 §2.2), or client_id alone (none). Using more than one method is
+// invalid_request (RFC 6749 §2.3, §5.2), and so is half an assertion. The
+// assertion itself is checked by the grant library. basicTried reports
 // whether an Authorization header was sent, for the 401 challenge.
 func clientCredentials(r *http.Request, form url.Values) (cred oauth.ClientCredentials, basicTried bool, oe *oauth.Error) {
 	header := r.Header.Get("Authorization")
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	assertion, assertionType := form.Get("client_assertion"), form.Get("client_assertion_type")
+	if assertion != "" || assertionType != "" {
+		switch {
+		case assertion == "":
+			return cred, header != "", oauth.ErrInvalidRequest("client_assertion_type was sent without client_assertion")
+		case assertionType == "":
+			return cred, header != "", oauth.ErrInvalidRequest("client_assertion was sent without client_assertion_type")
+		case header != "" || formSecret != "":
+			return cred, header != "", oauth.ErrInvalidRequest("use one client authentication method, not a client assertion together with a secret")
+		}
+		return oauth.ClientCredentials{Method: oauth.AuthMethodPrivateKeyJWT, ClientID: formID,
+			Assertion: assertion, AssertionType: assertionType}, false, nil
+	}
 	if header == "" {
 		if formSecret != "" {
 			return oauth.ClientCredentials{Method: oauth.AuthMethodPost, ClientID: formID, Secret: formSecret}, false, nil
@@ -75,5 +91,6 @@ func (h *Handlers) authenticate(w http.ResponseWriter, r *http.Request, form url
 		writeError(w, err, basicTried)
 		return nil, false
 	}
+	rec.clientID = client.ID // a private_key_jwt request may name it only in the assertion
 	return client, true
 }

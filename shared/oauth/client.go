@@ -11,6 +11,9 @@ const (
 	AuthMethodBasic = "client_secret_basic"
 	AuthMethodPost  = "client_secret_post"
 	AuthMethodNone  = "none"
+	// AuthMethodPrivateKeyJWT is a JWT signed with the client's private key
+	// (RFC 7523 §2.2, OpenID Connect Core §9): see client_assertion.go.
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // Grant types (RFC 6749 §4, RFC 7591 §2).
@@ -36,35 +39,58 @@ func (c *Client) AllowsResponseType(rt string) bool { return slices.Contains(c.R
 // was used.
 type ClientCredentials struct {
 	// Method is the method the request used: AuthMethodBasic,
-	// AuthMethodPost, or AuthMethodNone when only client_id was sent.
-	Method   string
+	// AuthMethodPost, AuthMethodPrivateKeyJWT, or AuthMethodNone when only
+	// client_id was sent.
+	Method string
+	// ClientID is the client_id the request named. With private_key_jwt it
+	// may be empty: the assertion's "sub" names the client (RFC 7523 §3
+	// item 2, RFC 7521 §4.2).
 	ClientID string
 	Secret   string
+	// Assertion and AssertionType are the client_assertion and
+	// client_assertion_type parameters of private_key_jwt (RFC 7521 §4.2).
+	Assertion     string
+	AssertionType string
 }
 
 // AuthenticateClient authenticates the client of a token, introspection or
-// revocation request (RFC 6749 §2.3, §3.2.1). The method used must be the
-// one the client registered. Every failure is invalid_client; a wrong
-// method is named, to help developers, since client ids are not secrets.
+// revocation request (RFC 6749 §2.3, §3.2.1), dispatching on the method the
+// request used: a secret, a private_key_jwt assertion (client_assertion.go),
+// or none. The method used must be the one the client registered. Every
+// failure is invalid_client; a wrong method is named, to help developers,
+// since client ids are not secrets.
 func (s *Server) AuthenticateClient(ctx context.Context, cred ClientCredentials) (*Client, error) {
+	if cred.Method == AuthMethodPrivateKeyJWT {
+		return s.authenticateAssertion(ctx, cred)
+	}
 	if cred.ClientID == "" {
 		return nil, ErrInvalidClient("client authentication is required")
 	}
-	client, err := s.store.GetClient(ctx, cred.ClientID)
+	client, err := s.registeredClient(ctx, cred.ClientID, cred.Method)
+	if err != nil {
+		return nil, err
+	}
+	if cred.Method != AuthMethodNone && !SecretMatches(client.SecretHash, cred.Secret) {
+		return nil, ErrInvalidClient("client authentication failed")
+	}
+	return client, nil
+}
+
+// registeredClient returns the client with this id if it registered method
+// (RFC 7591 §2 token_endpoint_auth_method); otherwise invalid_client.
+func (s *Server) registeredClient(ctx context.Context, id, method string) (*Client, error) {
+	client, err := s.store.GetClient(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrInvalidClient("client authentication failed")
 	}
 	if err != nil {
 		return nil, ErrServer(err)
 	}
-	if cred.Method != client.TokenEndpointAuthMethod {
+	if method != client.TokenEndpointAuthMethod {
 		if client.TokenEndpointAuthMethod == AuthMethodNone {
 			return nil, ErrInvalidClient("client authentication failed")
 		}
 		return nil, ErrInvalidClient("this client must authenticate with %s", client.TokenEndpointAuthMethod)
-	}
-	if cred.Method != AuthMethodNone && !SecretMatches(client.SecretHash, cred.Secret) {
-		return nil, ErrInvalidClient("client authentication failed")
 	}
 	return client, nil
 }

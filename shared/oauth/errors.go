@@ -1,6 +1,6 @@
 // Package oauth is Gatehouse's grant library: transport-free OAuth 2.0
-// authorization server logic (RFC 6749, 7009, 7636, 7662, 8414, 9068, 9207,
-// 9700). It imports nothing of Gatehouse's own; storage and signing are
+// authorization server logic (RFC 6749, 7009, 7521, 7523, 7636, 7662, 8414,
+// 9068, 9207, 9700). It imports nothing of Gatehouse's own; storage and signing are
 // reached through the interfaces in store.go and signer.go, and the HTTP
 // layer lives in shared/httpapi.
 package oauth

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 )
 
 // JWK is a public JSON Web Key (RFC 7517 §4, RFC 7518 §6).
@@ -29,6 +31,14 @@ type JWK struct {
 // JWKS is a JWK Set (RFC 7517 §5).
 type JWKS struct {
 	Keys []JWK `json:"keys"`
+}
+
+// Clone returns a deep copy of the set; nil for nil.
+func (s *JWKS) Clone() *JWKS {
+	if s == nil {
+		return nil
+	}
+	return &JWKS{Keys: slices.Clone(s.Keys)} // JWK holds only strings
 }
 
 var b64 = base64.RawURLEncoding
@@ -114,4 +124,39 @@ func Thumbprint(pub any) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	return b64.EncodeToString(sum[:]), nil
+}
+
+// ClientKey returns the public key of a client's JWK (RFC 7591 §2 "jwks")
+// if it can verify client assertions (RFC 7523 §3 item 9): "use" absent or
+// "sig" (RFC 7517 §4.2), an RSA key of at least 2048 bits or a P-256 key,
+// and "alg", if present, one of ClientAssertionAlgs that fits the key
+// (§4.4). The kid is not checked here.
+func (j JWK) ClientKey() (crypto.PublicKey, error) {
+	if j.Use != "" && j.Use != "sig" {
+		return nil, fmt.Errorf("oauth: JWK %q is not a signing key (use %q)", j.Kid, j.Use)
+	}
+	pub, err := j.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	if j.Alg != "" && (!slices.Contains(clientAssertionAlgs, j.Alg) || !algFits(pub, j.Alg)) {
+		return nil, fmt.Errorf("oauth: JWK %q: alg %q is not one of RS256, PS256, ES256 fitting its key type", j.Kid, j.Alg)
+	}
+	return pub, nil
+}
+
+// algFits reports whether pub can verify JWS signatures of alg (RFC 7518
+// §3.1). JWK.PublicKey yields RSA keys of 2048 bits or more and P-256 keys
+// only.
+func algFits(pub crypto.PublicKey, alg string) bool {
+	switch alg {
+	case "RS256", "PS256":
+		_, ok := pub.(*rsa.PublicKey)
+		return ok
+	case "ES256":
+		k, ok := pub.(*ecdsa.PublicKey)
+		return ok && k.Curve == elliptic.P256()
+	default:
+		return false
+	}
 }

@@ -23,8 +23,18 @@ type Config struct {
 	RefreshTokenLifetime time.Duration // default 30 days; each rotation starts a new period
 	CodeLifetime         time.Duration // default 60 s (RFC 6749 §4.1.2: "maximum ... of 10 minutes RECOMMENDED")
 	SessionLifetime      time.Duration // default 12 h
-	// Leeway is the clock skew allowed when verifying tokens (default 30 s).
+	// Leeway is the clock skew allowed when verifying tokens and client
+	// assertions (default 30 s).
 	Leeway time.Duration
+	// JWKSFetcher fetches the JWK Sets of private_key_jwt clients
+	// registered with a jwks_uri; the library does no HTTP itself. Without
+	// one, such clients cannot authenticate (server_error); clients with
+	// inline jwks still can.
+	JWKSFetcher JWKSFetcher
+	// MaxClientAssertionLifetime bounds how far ahead of now a private_key_jwt
+	// assertion's exp may be (default 5 min): a longer-lived assertion is
+	// refused, and its jti is remembered no longer than this (RFC 7523 §3).
+	MaxClientAssertionLifetime time.Duration
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 }
@@ -81,6 +91,7 @@ func NewServer(cfg Config, store Store, signer Signer, passwords PasswordChecker
 	setDefault(&cfg.CodeLifetime, DefaultCodeLifetime)
 	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
 	setDefault(&cfg.Leeway, DefaultLeeway)
+	setDefault(&cfg.MaxClientAssertionLifetime, DefaultMaxClientAssertionLifetime)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -17,6 +17,13 @@ type Client struct {
 	Scopes                  []string      // scope, split on spaces
 	TokenEndpointAuthMethod string        // token_endpoint_auth_method
 	AccessTokenLifetime     time.Duration // 0 means the server default
+	// JWKS (jwks) and JWKSURI (jwks_uri) hold the public keys of a
+	// private_key_jwt client (RFC 7591 §2, RFC 7523 §2.2): exactly one of
+	// them for such a client, neither for any other. JWKS is the set
+	// itself; JWKSURI is an https URL the server fetches it from, through
+	// Config.JWKSFetcher.
+	JWKS    *JWKS
+	JWKSURI string
 }
 
 // AuthorizationCode is an issued code (RFC 6749 §4.1.2). Only its hash is
@@ -121,6 +128,13 @@ type Store interface {
 	// AccessTokenRevoked reports whether the token jti, or its grant (if
 	// grantID is not empty), was revoked, in one round trip.
 	AccessTokenRevoked(ctx context.Context, jti, grantID string) (bool, error)
+
+	// UseAssertionID atomically records that client clientID has used the
+	// JWT client assertion id jti (RFC 7523 §3 item 7), keeping the record
+	// until expiresAt. It fails with ErrConflict, writing nothing, if a live
+	// record of the same client and jti exists: the assertion is a replay.
+	// The same jti of two clients are two records.
+	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt time.Time) error
 
 	GetUser(ctx context.Context, username string) (*User, error)
 

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/shared/jwks"
 )
 
 // Defaults for Config's zero values.
@@ -40,7 +41,7 @@ type Config struct {
 	// loopback host).
 	JWKSURL string
 	// HTTPClient fetches the JWKS. Default: a client with a 5 s timeout
-	// that refuses redirects to plain http.
+	// that refuses redirects to plain http (jwks.NewHTTPClient).
 	HTTPClient *http.Client
 	// Leeway is the clock skew tolerated on exp and iat. Default 30 s;
 	// at most MaxLeeway.
@@ -88,7 +89,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, err
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout, CheckRedirect: checkRedirect}
+		cfg.HTTPClient = jwks.NewHTTPClient(DefaultHTTPTimeout)
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -129,31 +130,8 @@ func checkURL(what, raw string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("resource: %s %q must not have a query, fragment or user info", what, raw)
 	}
-	if !secureScheme(u) {
+	if !jwks.SecureURL(u) {
 		return fmt.Errorf("resource: %s %q must use https (http only for 127.0.0.1, [::1] or localhost)", what, raw)
-	}
-	return nil
-}
-
-func secureScheme(u *url.URL) bool {
-	return u.Scheme == "https" || u.Scheme == "http" && isLoopbackHost(u.Hostname())
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// checkRedirect keeps JWKS fetches off plain http when following redirects.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if !secureScheme(req.URL) {
-		return fmt.Errorf("refusing redirect to %s URL", req.URL.Scheme)
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/shared/jwks"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -61,7 +62,7 @@ const (
 // the key cache.
 type Middleware struct {
 	cfg      Config
-	keys     *keyCache
+	keys     *jwks.Cache[[]oauth.PublicKey]
 	verifier *oauth.TokenVerifier
 	now      func() time.Time // the clock; tests replace it
 }
@@ -75,22 +76,29 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	m := &Middleware{cfg: cfg, now: time.Now}
 	clock := func() time.Time { return m.now() }
-	m.keys = &keyCache{
-		url:         cfg.JWKSURL,
-		client:      cfg.HTTPClient,
-		ttl:         cfg.CacheTTL,
-		minInterval: cfg.MinRefetchInterval,
-		log:         cfg.Logger,
-		now:         clock,
-	}
+	m.keys = jwks.New(jwks.Options{
+		HTTPClient:         cfg.HTTPClient,
+		TTL:                cfg.CacheTTL,
+		MinRefetchInterval: cfg.MinRefetchInterval,
+		Logger:             cfg.Logger,
+		Now:                clock,
+	}, accessTokenKeys)
 	m.verifier = &oauth.TokenVerifier{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
-		Keys:     m.keys.Keys,
+		Keys:     m.verificationKeys,
 		Leeway:   cfg.Leeway,
 		Now:      clock,
 	}
 	return m, nil
+}
+
+// verificationKeys returns the keys to check a token naming kid against,
+// refetching the JWKS if they lack kid: the signature of
+// oauth.TokenVerifier.Keys. An error means the keys could not be obtained
+// (the JWKS is unreachable), not that the token is bad.
+func (m *Middleware) verificationKeys(ctx context.Context, kid string) ([]oauth.PublicKey, error) {
+	return m.keys.Get(ctx, m.cfg.JWKSURL, func(keys []oauth.PublicKey) bool { return hasKid(keys, kid) })
 }
 
 // Config returns the effective configuration, defaults filled in.

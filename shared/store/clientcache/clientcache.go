@@ -120,5 +120,6 @@ func clone(c *oauth.Client) *oauth.Client {
 	out.GrantTypes = slices.Clone(c.GrantTypes)
 	out.ResponseTypes = slices.Clone(c.ResponseTypes)
 	out.Scopes = slices.Clone(c.Scopes)
+	out.JWKS = c.JWKS.Clone()
 	return &out
 }

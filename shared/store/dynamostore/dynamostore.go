@@ -445,6 +445,44 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti, grantID string) (bo
 	return false, nil
 }
 
+// UseAssertionID records client clientID's use of the assertion id jti
+// until expiresAt: one PutItem of jti_asrt#<hash> with the condition that
+// no live item has that key. ErrConflict if one has: a replay.
+//
+// The item carries a random nonce. Should the SDK retry a put whose first
+// attempt landed (the response was lost), the retry fails its condition
+// on the item it wrote itself; ALL_OLD returns that item, whose nonce
+// tells the store the use was its own, not a replay.
+func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt time.Time) error {
+	const method = "UseAssertionID"
+	if clientID == "" || jti == "" {
+		return fmt.Errorf("dynamostore: %s: empty client id or jti", method)
+	}
+	nonce := oauth.RandomToken()[:22]
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.tables.Tokens,
+		Item: item{
+			attrPK:        str(assertionIDKey(clientID, jti)),
+			attrExpiresAt: epoch(expiresAt),
+			attrNonce:     str(nonce),
+		},
+		ConditionExpression:                 aws.String(condNewToken),
+		ExpressionAttributeValues:           item{":now": num(s.now())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, ok := conditionFailed(err); ok {
+		r := reader{it: old}
+		if old != nil && r.s(attrNonce) == nonce {
+			return nil // our own first attempt
+		}
+		return conflict(method, "client assertion id already used")
+	}
+	if err != nil {
+		return fail(method, "PutItem", err, s.tables.Tokens)
+	}
+	return nil
+}
+
 // CreateSession stores a new session (conditional PutItem); ErrConflict if
 // a live session has its hash.
 func (s *Store) CreateSession(ctx context.Context, sess *oauth.Session) error {

@@ -321,6 +321,13 @@ func TestCallsPerMethod(t *testing.T) {
 		{"CreateSession", func() error { return s.CreateSession(ctx, sess) }, "PutItem"},
 		{"GetSession", func() error { return second(s.GetSession(ctx, sess.Hash)) }, "GetItem"},
 		{"DeleteSession", func() error { return s.DeleteSession(ctx, sess.Hash) }, "DeleteItem"},
+		{"UseAssertionID", func() error { return s.UseAssertionID(ctx, "c", "j", exp) }, "PutItem"},
+		{"UseAssertionID replayed", func() error {
+			if err := s.UseAssertionID(ctx, "c", "j", exp); !errors.Is(err, oauth.ErrConflict) {
+				return fmt.Errorf("error %v, want ErrConflict", err)
+			}
+			return nil
+		}, "PutItem"},
 	} {
 		calls.Reset()
 		if err := c.call(); err != nil {

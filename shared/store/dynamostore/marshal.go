@@ -1,6 +1,9 @@
 package dynamostore
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,6 +42,8 @@ const (
 	attrScope                   = "scope" // also codes and refresh tokens
 	attrTokenEndpointAuthMethod = "token_endpoint_auth_method"
 	attrAccessTokenLifetime     = "access_token_lifetime"
+	attrJWKS                    = "jwks" // a JWK Set as a JSON string
+	attrJWKSURI                 = "jwks_uri"
 
 	// Users.
 	attrSubject      = "subject" // also codes, refresh tokens, sessions
@@ -56,7 +61,10 @@ const (
 	attrIssuedAt = "issued_at"
 	attrRotated  = "rotated"
 
-	// Every expiring item: codes, tokens (all three kinds), sessions. It is
+	// Assertion ids (the tokens table).
+	attrNonce = "nonce"
+
+	// Every expiring item: codes, tokens (all four kinds), sessions. It is
 	// the tables' TTL attribute.
 	attrExpiresAt = "expires_at"
 )
@@ -66,6 +74,10 @@ const (
 	prefixRefreshToken = "rt#"    // rt#<token hash>: a refresh token
 	prefixGrant        = "grant#" // grant#<grant id>: a grant revocation
 	prefixJTI          = "jti#"   // jti#<jti>: an access token revocation
+	// jti_asrt#<base64url(SHA-256(client id, 0, jti))>: a used
+	// private_key_jwt assertion id. Hashed, so any client id and jti fit a
+	// key, and two clients' ids never meet.
+	prefixAssertionID = "jti_asrt#"
 )
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -234,12 +246,25 @@ func clientItem(c *oauth.Client) item {
 	if secs := int64(c.AccessTokenLifetime / time.Second); secs != 0 {
 		it[attrAccessTokenLifetime] = num(secs)
 	}
+	if c.JWKS != nil {
+		// A JWK Set marshals without fail: it holds only strings.
+		data, _ := json.Marshal(c.JWKS)
+		it[attrJWKS] = str(string(data))
+	}
+	putS(it, attrJWKSURI, c.JWKSURI)
 	return it
 }
 
 func clientFrom(it item) (*oauth.Client, error) {
 	r := reader{it: it}
 	lifetime, _ := r.n(attrAccessTokenLifetime)
+	var set *oauth.JWKS
+	if raw := r.s(attrJWKS); raw != "" {
+		set = &oauth.JWKS{}
+		if err := json.Unmarshal([]byte(raw), set); err != nil && r.err == nil {
+			r.err = fmt.Errorf("attribute %s: %w", attrJWKS, err)
+		}
+	}
 	c := &oauth.Client{
 		ID:                      r.s(attrClientID),
 		SecretHash:              r.s(attrSecretHash),
@@ -250,6 +275,8 @@ func clientFrom(it item) (*oauth.Client, error) {
 		Scopes:                  r.words(attrScope),
 		TokenEndpointAuthMethod: r.s(attrTokenEndpointAuthMethod),
 		AccessTokenLifetime:     time.Duration(lifetime) * time.Second,
+		JWKS:                    set,
+		JWKSURI:                 r.s(attrJWKSURI),
 	}
 	return c, r.err
 }
@@ -321,6 +348,12 @@ func codeFrom(it item) (*oauth.AuthorizationCode, error) {
 func refreshTokenKey(hash string) item { return item{attrPK: str(prefixRefreshToken + hash)} }
 func grantKey(grantID string) item     { return item{attrPK: str(prefixGrant + grantID)} }
 func jtiKey(jti string) item           { return item{attrPK: str(prefixJTI + jti)} }
+
+// assertionIDKey is the pk of client clientID's assertion id jti.
+func assertionIDKey(clientID, jti string) string {
+	sum := sha256.Sum256([]byte(clientID + "\x00" + jti))
+	return prefixAssertionID + base64.RawURLEncoding.EncodeToString(sum[:])
+}
 
 // refreshTokenItem is the item of t. GrantRevoked is never stored: reads
 // compute it from the grant's marker.

@@ -29,6 +29,17 @@ func TestClientRoundTrip(t *testing.T) {
 			TokenEndpointAuthMethod: "client_secret_basic", AccessTokenLifetime: 15 * time.Minute,
 		},
 		"minimal": {ID: "public"},
+		"private_key_jwt, inline keys": {
+			ID: "svc", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "private_key_jwt",
+			JWKS: &oauth.JWKS{Keys: []oauth.JWK{
+				{Kty: "RSA", Use: "sig", Alg: "PS256", Kid: "r1", N: "0vx7agoebGc", E: "AQAB"},
+				{Kty: "EC", Kid: "e1", Crv: "P-256", X: "f83OJ3D2xF1", Y: "x_FEzRu9m36"},
+			}},
+		},
+		"private_key_jwt, empty key set": {ID: "svc", TokenEndpointAuthMethod: "private_key_jwt", JWKS: &oauth.JWKS{Keys: []oauth.JWK{}}},
+		"private_key_jwt, jwks_uri": {
+			ID: "svc", TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://svc.example/jwks.json",
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := clientFrom(clientItem(c))
@@ -53,6 +64,33 @@ func TestClientItem(t *testing.T) {
 	})
 	// A zero lifetime (the server default) and empty strings are omitted.
 	wantItem(t, clientItem(&oauth.Client{ID: "app"}), map[string]string{"client_id": "S:app"})
+	// A JWK Set is one JSON string; a jwks_uri a plain one.
+	wantItem(t, clientItem(&oauth.Client{ID: "svc", JWKS: &oauth.JWKS{Keys: []oauth.JWK{{Kty: "EC", Kid: "k", Crv: "P-256", X: "x", Y: "y"}}}}),
+		map[string]string{"client_id": "S:svc", "jwks": `S:{"keys":[{"kty":"EC","kid":"k","crv":"P-256","x":"x","y":"y"}]}`})
+	wantItem(t, clientItem(&oauth.Client{ID: "svc", JWKSURI: "https://svc.example/jwks"}),
+		map[string]string{"client_id": "S:svc", "jwks_uri": "S:https://svc.example/jwks"})
+}
+
+// TestAssertionIDKey: the key hashes the client id and jti together, so
+// the same jti of two clients, or a split moved between them, differ, and
+// any jti fits a key.
+func TestAssertionIDKey(t *testing.T) {
+	k := assertionIDKey("client", "jti-1")
+	if !strings.HasPrefix(k, "jti_asrt#") || len(k) != len("jti_asrt#")+43 {
+		t.Errorf("key %q: want jti_asrt# and 43 base64url characters", k)
+	}
+	for _, other := range []string{
+		assertionIDKey("client", "jti-2"),
+		assertionIDKey("other", "jti-1"),
+		assertionIDKey("clientj", "ti-1"),
+	} {
+		if other == k {
+			t.Errorf("two assertion ids share the key %q", k)
+		}
+	}
+	if k != assertionIDKey("client", "jti-1") {
+		t.Error("the key is not deterministic")
+	}
 }
 
 func TestUserRoundTrip(t *testing.T) {
@@ -173,6 +211,10 @@ func TestUnreadableItems(t *testing.T) {
 			func(it item) error { _, err := clientFrom(it); return err }},
 		"not a refresh token": {item{"pk": str("grant#g")},
 			func(it item) error { _, err := refreshTokenFrom(it); return err }},
+		"jwks not JSON": {item{"client_id": str("c"), "jwks": str("{keys")},
+			func(it item) error { _, err := clientFrom(it); return err }},
+		"jwks as a map": {item{"client_id": str("c"), "jwks": &types.AttributeValueMemberM{}},
+			func(it item) error { _, err := clientFrom(it); return err }},
 	} {
 		if err := c.from(c.it); err == nil {
 			t.Errorf("%s: no error", name)

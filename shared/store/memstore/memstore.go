@@ -31,6 +31,10 @@ type Store struct {
 	sessions      map[string]oauth.Session           // by Hash
 	revokedGrants map[string]time.Time               // grant ID → keepUntil
 	revokedJTIs   map[string]time.Time               // jti → token expiry
+	assertionIDs  map[string]time.Time               // client ID + "\x00" + jti → expiry
+	// sweepAt is the size of assertionIDs at which expired ids are next
+	// dropped: every private_key_jwt request adds one.
+	sweepAt int
 }
 
 var _ oauth.Store = (*Store)(nil)
@@ -46,8 +50,14 @@ func New() *Store {
 		sessions:      map[string]oauth.Session{},
 		revokedGrants: map[string]time.Time{},
 		revokedJTIs:   map[string]time.Time{},
+		assertionIDs:  map[string]time.Time{},
+		sweepAt:       minSweep,
 	}
 }
+
+// minSweep is the least size of assertionIDs at which expired ids are
+// dropped.
+const minSweep = 1024
 
 // GetClient returns the client with this ID.
 func (s *Store) GetClient(_ context.Context, id string) (*oauth.Client, error) {
@@ -184,6 +194,27 @@ func (s *Store) AccessTokenRevoked(_ context.Context, jti, grantID string) (bool
 	defer s.mu.Unlock()
 	return s.revoked(s.revokedJTIs, jti) ||
 		(grantID != "" && s.revoked(s.revokedGrants, grantID)), nil
+}
+
+// UseAssertionID records client clientID's use of the assertion id jti
+// until expiresAt; ErrConflict if a live record of them exists.
+func (s *Store) UseAssertionID(_ context.Context, clientID, jti string, expiresAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := clientID + "\x00" + jti
+	if s.revoked(s.assertionIDs, key) {
+		return conflict("client assertion id already used")
+	}
+	s.assertionIDs[key] = expiresAt
+	if len(s.assertionIDs) >= s.sweepAt {
+		for k, until := range s.assertionIDs {
+			if !s.live(until) {
+				delete(s.assertionIDs, k)
+			}
+		}
+		s.sweepAt = max(2*len(s.assertionIDs), minSweep)
+	}
+	return nil
 }
 
 // GetUser returns the user with this username.
@@ -331,6 +362,7 @@ func cloneClient(c oauth.Client) *oauth.Client {
 	c.GrantTypes = slices.Clone(c.GrantTypes)
 	c.ResponseTypes = slices.Clone(c.ResponseTypes)
 	c.Scopes = slices.Clone(c.Scopes)
+	c.JWKS = c.JWKS.Clone()
 	return &c
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ var suite = []group{
 	{"Client", []testCase{
 		{"NotFound", clientNotFound},
 		{"Found", clientFound},
+		{"PrivateKeyJWT", clientPrivateKeyJWT},
+		{"Copied", clientCopied},
 	}},
 	{"User", []testCase{
 		{"NotFound", userNotFound},
@@ -58,6 +61,15 @@ var suite = []group{
 		{"AccessTokenByGrant", revokeAccessTokenByGrant},
 		{"AccessTokenRevokedTwice", revokeAccessTokenTwice},
 	}},
+	{"AssertionID", []testCase{
+		{"FirstUseThenReplay", assertionIDReplay},
+		{"UsableAgainAfterExpiry", assertionIDAfterExpiry},
+		{"ExpiredOnArrival", assertionIDExpiredOnArrival},
+		{"SameJTIOfTwoClients", assertionIDTwoClients},
+		{"TwoJTIsOfOneClient", assertionIDTwoJTIs},
+		{"IndependentOfAccessTokenRevocation", assertionIDNotARevocation},
+		{"UseConcurrently", assertionIDConcurrently},
+	}},
 	{"Session", []testCase{
 		{"CreateGet", sessionCreateGet},
 		{"NotFound", sessionNotFound},
@@ -91,6 +103,38 @@ func clientFound(e *env) {
 		e.must(err, "GetClient")
 		e.wantEqual("GetClient", got, c)
 	}
+}
+
+// clientPrivateKeyJWT: the keys of private_key_jwt clients, inline (jwks)
+// or by URL (jwks_uri), come back as stored.
+func clientPrivateKeyJWT(e *env) {
+	inline := e.newPrivateKeyJWTClient()
+	byURI := e.newPrivateKeyJWTClient()
+	byURI.JWKS, byURI.JWKSURI = nil, "https://app.example/.well-known/jwks.json?v=2"
+	for _, c := range []*oauth.Client{inline, byURI} {
+		e.must(e.h.Admin.PutClient(e.ctx, c), "PutClient")
+		got, err := e.h.Store.GetClient(e.ctx, c.ID)
+		e.must(err, "GetClient")
+		e.wantEqual("GetClient", got, c)
+	}
+}
+
+// clientCopied: neither the client passed to PutClient nor the one
+// GetClient returned shares state with the store.
+func clientCopied(e *env) {
+	c := e.newPrivateKeyJWTClient()
+	want := *c
+	want.JWKS = c.JWKS.Clone()
+	want.Scopes, want.GrantTypes = slices.Clone(c.Scopes), slices.Clone(c.GrantTypes)
+	e.must(e.h.Admin.PutClient(e.ctx, c), "PutClient")
+	c.JWKS.Keys[0].Kid, c.Scopes[0], c.GrantTypes[0] = "changed", "changed", "changed"
+	got, err := e.h.Store.GetClient(e.ctx, c.ID)
+	e.must(err, "GetClient")
+	e.wantEqual("GetClient after changing the stored client", got, &want)
+	got.JWKS.Keys[0].Kid, got.Scopes[0], got.RedirectURIs = "changed", "changed", nil
+	again, err := e.h.Store.GetClient(e.ctx, c.ID)
+	e.must(err, "GetClient")
+	e.wantEqual("GetClient after changing a returned client", again, &want)
 }
 
 func userNotFound(e *env) {
@@ -433,6 +477,69 @@ func revokeAccessTokenTwice(e *env) {
 	e.revokeAccessToken(jti, e.later())
 	e.revokeAccessToken(jti, e.later().Add(time.Hour))
 	e.wantRevoked(jti, "", true)
+}
+
+// Client assertion ids (private_key_jwt replay protection).
+
+func (e *env) useAssertionID(clientID, jti string, exp time.Time) error {
+	return e.h.Store.UseAssertionID(e.ctx, clientID, jti, exp)
+}
+
+func assertionIDReplay(e *env) {
+	client, jti := "client-"+id(), id()
+	e.must(e.useAssertionID(client, jti, e.later()), "first UseAssertionID")
+	e.wantErr(e.useAssertionID(client, jti, e.later()), oauth.ErrConflict, "second UseAssertionID")
+	e.wantErr(e.useAssertionID(client, jti, e.later().Add(time.Hour)), oauth.ErrConflict, "third UseAssertionID")
+}
+
+// assertionIDAfterExpiry: once its record has expired, an id may be used
+// again (the assertion itself has expired by then: the library keeps the
+// record past its exp).
+func assertionIDAfterExpiry(e *env) {
+	client, jti := "client-"+id(), id()
+	exp := e.now().Add(2 * time.Second)
+	e.must(e.useAssertionID(client, jti, exp), "first UseAssertionID")
+	e.wantErr(e.useAssertionID(client, jti, e.later()), oauth.ErrConflict, "UseAssertionID before expiry")
+	e.waitUntil(exp)
+	e.must(e.useAssertionID(client, jti, e.later()), "UseAssertionID after expiry")
+	e.wantErr(e.useAssertionID(client, jti, e.later()), oauth.ErrConflict, "UseAssertionID after the new use")
+}
+
+func assertionIDExpiredOnArrival(e *env) {
+	client, jti := "client-"+id(), id()
+	e.must(e.useAssertionID(client, jti, e.earlier()), "first UseAssertionID")
+	e.must(e.useAssertionID(client, jti, e.later()), "UseAssertionID after an expired record")
+}
+
+func assertionIDTwoClients(e *env) {
+	a, b, jti := "client-"+id(), "client-"+id(), id()
+	e.must(e.useAssertionID(a, jti, e.later()), "UseAssertionID by client a")
+	e.must(e.useAssertionID(b, jti, e.later()), "UseAssertionID of the same jti by client b")
+	e.wantErr(e.useAssertionID(a, jti, e.later()), oauth.ErrConflict, "replay by client a")
+	e.wantErr(e.useAssertionID(b, jti, e.later()), oauth.ErrConflict, "replay by client b")
+}
+
+func assertionIDTwoJTIs(e *env) {
+	client := "client-" + id()
+	e.must(e.useAssertionID(client, id(), e.later()), "UseAssertionID of one jti")
+	e.must(e.useAssertionID(client, id(), e.later()), "UseAssertionID of another jti")
+}
+
+// assertionIDNotARevocation: assertion ids and revoked access-token ids
+// are separate namespaces.
+func assertionIDNotARevocation(e *env) {
+	client, jti := "client-"+id(), id()
+	e.revokeAccessToken(jti, e.later())
+	e.must(e.useAssertionID(client, jti, e.later()), "UseAssertionID of a revoked access token's jti")
+	other := id()
+	e.must(e.useAssertionID(client, other, e.later()), "UseAssertionID")
+	e.wantRevoked(other, "", false)
+}
+
+func assertionIDConcurrently(e *env) {
+	client, jti := "client-"+id(), id()
+	errs := concurrently(racers, func(int) error { return e.useAssertionID(client, jti, e.later()) })
+	e.oneWinner(errs, "UseAssertionID")
 }
 
 // Sessions.

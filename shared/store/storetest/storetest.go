@@ -133,6 +133,22 @@ func (e *env) newClient() *oauth.Client {
 	}
 }
 
+// newPrivateKeyJWTClient is a confidential client authenticating with
+// private_key_jwt, its public keys inline. The keys' material is not
+// checked by stores, so it need not be real.
+func (e *env) newPrivateKeyJWTClient() *oauth.Client {
+	c := e.newClient()
+	c.SecretHash = ""
+	c.GrantTypes = []string{"client_credentials"}
+	c.RedirectURIs, c.ResponseTypes = nil, nil
+	c.TokenEndpointAuthMethod = "private_key_jwt"
+	c.JWKS = &oauth.JWKS{Keys: []oauth.JWK{
+		{Kty: "RSA", Use: "sig", Alg: "PS256", Kid: "rsa-" + id(), N: id() + id(), E: "AQAB"},
+		{Kty: "EC", Kid: "ec-" + id(), Crv: "P-256", X: id(), Y: id()},
+	}}
+	return c
+}
+
 func (e *env) newUser() *oauth.User {
 	return &oauth.User{
 		Subject:      "sub-" + id(),
@@ -337,6 +353,8 @@ func fieldEqual(got, want any) bool {
 		return got.(time.Time).Truncate(time.Second).Equal(w.Truncate(time.Second))
 	case []string:
 		return slices.Equal(got.([]string), w)
+	case *oauth.JWKS:
+		return reflect.DeepEqual(got, w)
 	default:
 		return got == want
 	}
