@@ -2,76 +2,65 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
+// clientEndpoint serves a POST endpoint that authenticates its client
+// (RFC 6749 §2.3): it reads the form, authenticates, calls serve, and
+// writes serve's error, if any, as an OAuth JSON error. The request is
+// logged under endpoint.
+func (h *Handlers) clientEndpoint(endpoint string, serve func(w http.ResponseWriter, r *http.Request, client *oauth.Client, form url.Values) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := h.begin(r, endpoint)
+		defer rec.end()
+		form, ok := h.postForm(w, r)
+		if !ok {
+			rec.outcome = "bad_request"
+			return
+		}
+		rec.grantType = form.Get("grant_type")
+		client, ok := h.authenticate(w, r, form, rec)
+		if !ok {
+			return
+		}
+		if err := serve(w, r, client, form); err != nil {
+			rec.fail(err)
+			writeError(w, err, false)
+		}
+	}
+}
+
 // token serves the token endpoint (RFC 6749 §3.2).
-func (h *Handlers) token(w http.ResponseWriter, r *http.Request) {
-	rec := h.begin(r, "token")
-	defer rec.end()
-	form, ok := h.postForm(w, r)
-	if !ok {
-		rec.outcome = "bad_request"
-		return
-	}
-	rec.grantType = form.Get("grant_type")
-	client, ok := h.authenticate(w, r, form, rec)
-	if !ok {
-		return
-	}
+func (h *Handlers) token(w http.ResponseWriter, r *http.Request, client *oauth.Client, form url.Values) error {
 	resp, err := h.srv.Token(r.Context(), client, oauth.TokenRequestFromForm(form))
 	if err != nil {
-		rec.fail(err)
-		writeError(w, err, false)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // introspect serves the introspection endpoint (RFC 7662 §2).
-func (h *Handlers) introspect(w http.ResponseWriter, r *http.Request) {
-	rec := h.begin(r, "introspect")
-	defer rec.end()
-	form, ok := h.postForm(w, r)
-	if !ok {
-		rec.outcome = "bad_request"
-		return
-	}
-	client, ok := h.authenticate(w, r, form, rec)
-	if !ok {
-		return
-	}
+func (h *Handlers) introspect(w http.ResponseWriter, r *http.Request, client *oauth.Client, form url.Values) error {
 	resp, err := h.srv.Introspect(r.Context(), client, form.Get("token"), form.Get("token_type_hint"))
 	if err != nil {
-		rec.fail(err)
-		writeError(w, err, false)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // revoke serves the revocation endpoint (RFC 7009 §2): 200 with an empty
 // body whether or not the token was known (§2.2).
-func (h *Handlers) revoke(w http.ResponseWriter, r *http.Request) {
-	rec := h.begin(r, "revoke")
-	defer rec.end()
-	form, ok := h.postForm(w, r)
-	if !ok {
-		rec.outcome = "bad_request"
-		return
-	}
-	client, ok := h.authenticate(w, r, form, rec)
-	if !ok {
-		return
-	}
+func (h *Handlers) revoke(w http.ResponseWriter, r *http.Request, client *oauth.Client, form url.Values) error {
 	if err := h.srv.Revoke(r.Context(), client, form.Get("token"), form.Get("token_type_hint")); err != nil {
-		rec.fail(err)
-		writeError(w, err, false)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // metadata serves the RFC 8414 §3 metadata document.

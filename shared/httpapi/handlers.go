@@ -50,13 +50,13 @@ func (h *Handlers) Authorize() http.Handler {
 }
 
 // Token serves POST /token.
-func (h *Handlers) Token() http.Handler { return http.HandlerFunc(h.token) }
+func (h *Handlers) Token() http.Handler { return h.clientEndpoint("token", h.token) }
 
 // Introspect serves POST /introspect.
-func (h *Handlers) Introspect() http.Handler { return http.HandlerFunc(h.introspect) }
+func (h *Handlers) Introspect() http.Handler { return h.clientEndpoint("introspect", h.introspect) }
 
 // Revoke serves POST /revoke.
-func (h *Handlers) Revoke() http.Handler { return http.HandlerFunc(h.revoke) }
+func (h *Handlers) Revoke() http.Handler { return h.clientEndpoint("revoke", h.revoke) }
 
 // Metadata serves the RFC 8414 metadata, the same document at
 // /.well-known/openid-configuration, and the JWKS.
