@@ -4,22 +4,28 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse/gatehouse/shared/apigw"
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
+	"github.com/gatehouse/gatehouse/shared/signer/kmssigner/kmstest"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
 )
@@ -356,5 +362,183 @@ func TestTokenFunctionOnDynamoDB(t *testing.T) {
 	m = jsonBody(t, invoke(t, fn, event(http.MethodPost, "/token", "", basic("ddb-service", "wrong"), form)), http.StatusUnauthorized)
 	if m["error"] != "invalid_client" {
 		t.Errorf("error = %v", m["error"])
+	}
+}
+
+// lambdaFunction builds function name exactly as functions/<name>/main.go
+// does through app.StartLambda, from the process environment alone: every
+// GATEHOUSE_* variable is cleared, then env is set (t.Setenv), and the
+// configuration is read with os.Getenv and the Lambda defaults.
+func lambdaFunction(t *testing.T, name string, env map[string]string) apigw.LambdaFunc {
+	t.Helper()
+	for _, v := range config.Variables {
+		t.Setenv(v, env[v])
+	}
+	cfg, err := app.LambdaConfig(os.Getenv)
+	if err != nil {
+		t.Fatalf("app.LambdaConfig: %v", err)
+	}
+	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("app.Build: %v", err)
+	}
+	h, err := app.FunctionHandler(a, name)
+	if err != nil {
+		t.Fatalf("app.FunctionHandler: %v", err)
+	}
+	return apigw.Handler(h)
+}
+
+// kmsEnv is the environment of a function signing with KMS as deployed:
+// no GATEHOUSE_SIGNER (the Lambda default is kms) and no
+// GATEHOUSE_SIGNING_ALG (RS256), only the key, named by an alias. The
+// store is memory with the development seed, so the functions share
+// nothing but KMS.
+func kmsEnv(alias string, extra ...string) map[string]string {
+	env := map[string]string{
+		config.EnvIssuer:   issuer,
+		config.EnvStore:    config.StoreMemory,
+		config.EnvSeedFile: filepath.Join("..", "dev", "seed.json"),
+		config.EnvKMSKeyID: alias,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	return env
+}
+
+// TestKMSTokenVerifiesAgainstTheMetadataJWKS: a token function and a
+// metadata function, separate instances configured only through their
+// environment (the KMS key by alias, KMS found through the standard AWS
+// variables, as a deployed function finds it), agree on the key: the
+// token verifies against the metadata function's JWKS, whose kid is the
+// key's RFC 7638 thumbprint, and a third instance, the introspect
+// function, finds it active. No kid is configured anywhere.
+func TestKMSTokenVerifiesAgainstTheMetadataJWKS(t *testing.T) {
+	const alias = "alias/gatehouse-signing"
+	k := kmstest.NewServer(t)
+	keyID := k.CreateKey("RSA_2048")
+	k.CreateAlias(alias, keyID)
+	k.Env(t)
+	env := kmsEnv(alias)
+	token := lambdaFunction(t, app.FunctionToken, env)
+	metadata := lambdaFunction(t, app.FunctionMetadata, env)
+	introspect := lambdaFunction(t, app.FunctionIntrospect, env)
+	auth := basic(serviceID, serviceSecret)
+
+	m := jsonBody(t, invoke(t, token, event(http.MethodPost, "/token", "", auth,
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})), http.StatusOK)
+	accessToken, _ := m["access_token"].(string)
+
+	var set oauth.JWKS
+	if err := json.Unmarshal([]byte(body(t, invoke(t, metadata, event(http.MethodGet, "/.well-known/jwks.json", "", nil, nil)))), &set); err != nil {
+		t.Fatalf("JWKS: %v", err)
+	}
+	wantKid, err := oauth.Thumbprint(k.PublicKey(keyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 1 || set.Keys[0].Kid != wantKid || set.Keys[0].Alg != "RS256" {
+		t.Fatalf("JWKS %+v: want the one RS256 key with kid %s", set, wantKid)
+	}
+	claims := jwt.MapClaims{}
+	parsed, err := jwt.NewParser(
+		jwt.WithValidMethods([]string{"RS256"}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(issuer),
+		jwt.WithExpirationRequired(),
+	).ParseWithClaims(accessToken, claims, func(tok *jwt.Token) (any, error) {
+		for _, key := range set.Keys {
+			if key.Kid == tok.Header["kid"] {
+				return key.PublicKey()
+			}
+		}
+		return nil, fmt.Errorf("kid %v is not in the metadata function's JWKS", tok.Header["kid"])
+	})
+	if err != nil {
+		t.Fatalf("the token function's token does not verify against the metadata function's JWKS: %v", err)
+	}
+	if parsed.Header["kid"] != wantKid || claims["client_id"] != serviceID {
+		t.Errorf("header %v, claims %v", parsed.Header, claims)
+	}
+
+	m = jsonBody(t, invoke(t, introspect, event(http.MethodPost, "/introspect", "", auth,
+		url.Values{"token": {accessToken}})), http.StatusOK)
+	if m["active"] != true || m["client_id"] != serviceID {
+		t.Errorf("introspection = %v; want active", m)
+	}
+
+	// Every KMS call named the key as configured, and each instance
+	// fetched the public key once: KMS was really used, through the
+	// environment's configuration.
+	for _, r := range k.Requests() {
+		if r.KeyID != alias {
+			t.Errorf("a %s request named key %q, want the configured %s", r.Op, r.KeyID, alias)
+		}
+	}
+	if s, g := k.Calls(kmstest.OpSign), k.Calls(kmstest.OpGetPublicKey); s != 1 || g != 3 {
+		t.Errorf("KMS saw %d Sign and %d GetPublicKey, want 1 Sign and one GetPublicKey per instance (3)", s, g)
+	}
+}
+
+// TestKMSTokenLeewayFromTheEnvironment: GATEHOUSE_TOKEN_LEEWAY reaches
+// the introspect function's verifier. A token (signed with the deployment's
+// KMS key) that expired 20 s ago is active under the default leeway of
+// 30 s and inactive under GATEHOUSE_TOKEN_LEEWAY=10s; one that expired 5 s
+// ago is active under both.
+func TestKMSTokenLeewayFromTheEnvironment(t *testing.T) {
+	const alias = "alias/gatehouse-signing"
+	k := kmstest.NewServer(t)
+	k.CreateAlias(alias, k.CreateKey("RSA_2048"))
+	k.Env(t)
+	signer, err := kmssigner.New(kmssigner.Config{Client: k.Client(t), SigningKeyID: alias})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredFor := func(d time.Duration) string {
+		now := time.Now()
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+			"iss": issuer, "sub": serviceID, "aud": []string{issuer}, "client_id": serviceID,
+			"jti": oauth.RandomToken()[:22], "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(-d).Unix(),
+		})
+		tok.Header["typ"] = oauth.AccessTokenType
+		kid, err := signer.KeyID(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok.Header["kid"] = kid
+		input, err := tok.SigningString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := signer.Sign(context.Background(), []byte(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + tok.EncodeSegment(sig)
+	}
+	active := func(fn apigw.LambdaFunc, token string) bool {
+		t.Helper()
+		m := jsonBody(t, invoke(t, fn, event(http.MethodPost, "/introspect", "", basic(serviceID, serviceSecret),
+			url.Values{"token": {token}})), http.StatusOK)
+		return m["active"] == true
+	}
+	byDefault := lambdaFunction(t, app.FunctionIntrospect, kmsEnv(alias))
+	strict := lambdaFunction(t, app.FunctionIntrospect, kmsEnv(alias, config.EnvLeeway, "10s"))
+	for _, c := range []struct {
+		expired           time.Duration
+		byDefault, strict bool
+	}{
+		{5 * time.Second, true, true},
+		{20 * time.Second, true, false},
+		{45 * time.Second, false, false},
+	} {
+		tok := expiredFor(c.expired)
+		if got := active(byDefault, tok); got != c.byDefault {
+			t.Errorf("expired %s ago, default leeway: active = %v, want %v", c.expired, got, c.byDefault)
+		}
+		if got := active(strict, tok); got != c.strict {
+			t.Errorf("expired %s ago, %s=10s: active = %v, want %v", c.expired, config.EnvLeeway, got, c.strict)
+		}
 	}
 }

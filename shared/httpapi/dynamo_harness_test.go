@@ -61,6 +61,17 @@ func newDynamoServer(t *testing.T, configure ...func(*oauth.Config)) *dynamoServ
 // server's DynamoDB client (a retryer, say).
 func newDynamoServerWith(t *testing.T, clientOpts []func(*dynamodb.Options), configure ...func(*oauth.Config)) *dynamoServer {
 	t.Helper()
+	signer, err := localsigner.New(localsigner.RS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newDynamoServerSigned(t, signer, clientOpts, configure...)
+}
+
+// newDynamoServerSigned is newDynamoServerWith with a caller-chosen signer
+// (a kmssigner on the KMS double, say).
+func newDynamoServerSigned(t *testing.T, signer oauth.Signer, clientOpts []func(*dynamodb.Options), configure ...func(*oauth.Config)) *dynamoServer {
+	t.Helper()
 	plain := dynamotest.Client(t)
 	tables := dynamotest.CreateTables(t, plain)
 	ds := &dynamoServer{
@@ -73,10 +84,6 @@ func newDynamoServerWith(t *testing.T, clientOpts []func(*dynamodb.Options), con
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	ds.Backing = dynamostore.New(client, tables)
 	ds.Backing.Now = clk.Now
-	signer, err := localsigner.New(localsigner.RS256)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ds.testServer = startServerOn(t, signer, backend{
 		store:   clientcache.New(ds.Backing, clientCacheTTL, clk.Now),
 		admin:   ds.Backing,

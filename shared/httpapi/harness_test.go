@@ -58,7 +58,8 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // testServer is a Gatehouse running on memstore (or, from
-// newDynamoServer, on dynamostore) and a local key behind httptest, with a
+// newDynamoServer, on dynamostore) and a signer (a local key, or KMS
+// through kmssigner and the kmstest double) behind httptest, with a
 // browser-like client (cookie jar, no redirect following).
 type testServer struct {
 	t     *testing.T
@@ -66,7 +67,7 @@ type testServer struct {
 	OAuth *oauth.Server
 	// Store is the memstore underneath; nil on a dynamoServer.
 	Store  *memstore.Store
-	Signer *localsigner.Signer
+	Signer oauth.Signer
 	Clock  *clock
 	http   *http.Client
 }
@@ -83,7 +84,7 @@ func newTestServer(t *testing.T, configure ...func(*oauth.Config)) *testServer {
 // startServer starts a test server with signer. wrap, if not nil, wraps
 // the memstore the grant library uses (to inject faults); ts.Store is
 // always the memstore underneath.
-func startServer(t *testing.T, signer *localsigner.Signer, wrap func(*memstore.Store) oauth.Store, configure ...func(*oauth.Config)) *testServer {
+func startServer(t *testing.T, signer oauth.Signer, wrap func(*memstore.Store) oauth.Store, configure ...func(*oauth.Config)) *testServer {
 	t.Helper()
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	mem := memstore.New()
@@ -117,7 +118,7 @@ type backend struct {
 
 // startServerOn starts a test server with signer on backend b, seeded with
 // the fixtures. ts.Store is left nil: the caller sets it if it has one.
-func startServerOn(t *testing.T, signer *localsigner.Signer, b backend, configure ...func(*oauth.Config)) *testServer {
+func startServerOn(t *testing.T, signer oauth.Signer, b backend, configure ...func(*oauth.Config)) *testServer {
 	t.Helper()
 	ensureUserHash()
 	ts := &testServer{t: t, Signer: signer, Clock: b.clock}

@@ -141,7 +141,7 @@ func TestJWKS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(ts.Signer.Public()) {
+			if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(ts.Signer.(*localsigner.Signer).Public()) {
 				t.Error("the published key is not the signing key")
 			}
 			// Metadata names the same algorithm.
