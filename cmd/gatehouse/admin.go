@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -109,11 +110,27 @@ func (c *cli) newDynamoDB(ctx context.Context) (*dynamodb.Client, error) {
 	if c.dynamoDB != nil {
 		return c.dynamoDB(ctx)
 	}
-	return app.NewDynamoDBClient(ctx, func(o *dynamodb.Options) {
+	cfg, err := loadAWSConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
+	}
+	return app.NewDynamoDBClient(cfg, func(o *dynamodb.Options) {
 		if o.Credentials != nil {
 			o.Credentials = markedCredentials{o.Credentials}
 		}
-	})
+	}), nil
+}
+
+// loadAWSConfig is the standard AWS configuration (the SDK's
+// config.LoadDefaultConfig: AWS_PROFILE, SSO, the shared files, ...),
+// which the commands use where the Lambda functions read only their
+// environment (app.EnvAWSConfig).
+func loadAWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 // openStore returns a store on tables through the command's DynamoDB

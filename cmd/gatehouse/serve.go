@@ -178,7 +178,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
 	logger := app.NewLogger(stderr, cfg.LogLevel, false)
-	var opts []app.Option
+	opts := []app.Option{app.WithAWSConfig(loadAWSConfig)}
 	if cfg.Store == config.StoreDynamoDB {
 		client, err := c.newDynamoDB(ctx)
 		if err != nil {

@@ -1,6 +1,6 @@
 // Package app wires Gatehouse together: from a config.Config it creates the
-// store (in memory, or DynamoDB through the AWS SDK's standard
-// configuration) behind the client cache, the signer, the password checker,
+// store (in memory, or DynamoDB through the AWS configuration of the
+// environment, EnvAWSConfig, or WithAWSConfig's) behind the client cache, the signer, the password checker,
 // the oauth.Server and the HTTP handlers. It is the one package, besides the functions/* and
 // cmd/gatehouse mains, that sees every implementation; shared/oauth and
 // shared/httpapi import nothing of it.
@@ -16,7 +16,7 @@ import (
 	"net/url"
 	"os"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -79,13 +79,39 @@ var (
 type Option func(*options)
 
 type options struct {
-	dynamoDB *dynamodb.Client
-	kms      *kms.Client
+	dynamoDB  *dynamodb.Client
+	kms       *kms.Client
+	observe   func(context.Context, httpapi.Event)
+	awsConfig AWSConfigLoader
+
+	loaded    bool // awsConfig was called
+	awsCfg    aws.Config
+	awsCfgErr error
+}
+
+// aws returns the AWS configuration, loading it on first use.
+func (o *options) aws(ctx context.Context) (aws.Config, error) {
+	if !o.loaded {
+		load := o.awsConfig
+		if load == nil {
+			load = EnvAWSConfig
+		}
+		o.awsCfg, o.awsCfgErr = load(ctx)
+		o.loaded = true
+	}
+	return o.awsCfg, o.awsCfgErr
+}
+
+// WithObserver makes the handlers report every request to observe
+// (httpapi.Options.Observe): the Lambda functions pass an EMF writer's
+// Observe, so each request also writes its metrics.
+func WithObserver(observe func(context.Context, httpapi.Event)) Option {
+	return func(o *options) { o.observe = observe }
 }
 
 // WithDynamoDBClient makes a GATEHOUSE_STORE=dynamodb app use client
-// instead of one from the AWS SDK's default configuration (tests, and the
-// admin commands' own client).
+// instead of one made from the AWS configuration (tests, and the admin
+// commands' own client).
 func WithDynamoDBClient(client *dynamodb.Client) Option {
 	return func(o *options) { o.dynamoDB = client }
 }
@@ -95,6 +121,8 @@ func WithDynamoDBClient(client *dynamodb.Client) Option {
 //
 // Build makes no network call, so a Lambda function's initialization stays
 // fast: the DynamoDB client resolves its credentials on its first request.
+// The AWS clients it is not given are made from EnvAWSConfig's
+// configuration (the Lambda environment), or WithAWSConfig's.
 func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -125,11 +153,11 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	case config.StoreDynamoDB:
 		a.DynamoDB = o.dynamoDB
 		if a.DynamoDB == nil {
-			client, err := NewDynamoDBClient(ctx)
+			awsCfg, err := o.aws(ctx)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
 			}
-			a.DynamoDB = client
+			a.DynamoDB = NewDynamoDBClient(awsCfg)
 		}
 		tables := cfg.Tables
 		if tables == (config.Tables{}) {
@@ -150,7 +178,7 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		}
 	}
 
-	signer, err := newSigner(ctx, cfg, o, logger)
+	signer, err := newSigner(ctx, cfg, &o, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -174,13 +202,12 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvIssuer, err)
 	}
-	a.Handlers = httpapi.New(a.Server, httpapi.Options{Logger: logger})
+	a.Handlers = httpapi.New(a.Server, httpapi.Options{Logger: logger, Observe: o.observe})
 	return a, nil
 }
 
-// NewDynamoDBClient returns a DynamoDB client configured the standard AWS
-// way (aws-sdk-go-v2's config.LoadDefaultConfig): AWS_REGION, credentials
-// from the environment, a profile or the Lambda execution role, and
+// NewDynamoDBClient returns a DynamoDB client made from cfg (EnvAWSConfig's,
+// or the SDK's config.LoadDefaultConfig's): its region, credentials, and
 // AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) to point it at DynamoDB
 // Local. It makes no network call: credentials are resolved on the first
 // request.
@@ -188,17 +215,13 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 // On a loopback endpoint (DynamoDB Local) it skips the validation of
 // response checksums: DynamoDB Local's error responses carry a wrong one,
 // and the SDK would log a warning for each.
-func NewDynamoDBClient(ctx context.Context, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s=%s: AWS configuration: %w", config.EnvStore, config.StoreDynamoDB, err)
-	}
+func NewDynamoDBClient(cfg aws.Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	local := func(o *dynamodb.Options) {
 		if o.BaseEndpoint != nil && loopbackURL(*o.BaseEndpoint) {
 			o.DisableValidateResponseChecksum = true
 		}
 	}
-	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){local}, optFns...)...), nil
+	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){local}, optFns...)...)
 }
 
 // loopbackURL reports whether rawURL's host is a loopback address or

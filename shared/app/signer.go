@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/gatehouse/gatehouse/shared/config"
@@ -15,7 +14,7 @@ import (
 )
 
 // WithKMSClient makes a GATEHOUSE_SIGNER=kms app use client instead of one
-// from the AWS SDK's default configuration (tests).
+// made from the AWS configuration (tests).
 func WithKMSClient(client *kms.Client) Option {
 	return func(o *options) { o.kms = client }
 }
@@ -23,14 +22,14 @@ func WithKMSClient(client *kms.Client) Option {
 // newSigner creates the token signer GATEHOUSE_SIGNER names. Neither
 // signer makes a network call here: the KMS signer fetches its public keys
 // on first use.
-func newSigner(ctx context.Context, cfg config.Config, o options, logger *slog.Logger) (oauth.Signer, error) {
+func newSigner(ctx context.Context, cfg config.Config, o *options, logger *slog.Logger) (oauth.Signer, error) {
 	switch cfg.Signer {
 	case config.SignerKMS:
 		client := o.kms
 		if client == nil {
-			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			awsCfg, err := o.aws(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("%s=%s: AWS configuration: %w", config.EnvSigner, config.SignerKMS, err)
+				return nil, fmt.Errorf("%s=%s: %w", config.EnvSigner, config.SignerKMS, err)
 			}
 			client = kms.NewFromConfig(awsCfg)
 		}

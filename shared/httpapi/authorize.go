@@ -23,7 +23,7 @@ const (
 // of the same parameters (§3.1 allows it), or POST from our own login and
 // consent forms.
 func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
-	rec := h.begin(r, "authorize")
+	rec := h.begin(r, EndpointAuthorize)
 	defer rec.end()
 	var params url.Values
 	var oe *oauth.Error
@@ -37,6 +37,7 @@ func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
+		rec.ev.Outcome = oauth.CodeInvalidRequest
 		methodNotAllowed(w, "GET, POST")
 		return
 	}
@@ -66,8 +67,11 @@ func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
 // redirected (bad client or redirect URI) get the error page; the others
 // are redirected to the client. It returns nil when it has answered.
 func (h *Handlers) parseRequest(w http.ResponseWriter, r *http.Request, params url.Values, rec *record) *oauth.AuthorizeRequest {
-	rec.clientID = params.Get("client_id")
+	rec.ev.ClientID = params.Get("client_id")
 	req, oe := h.srv.ParseAuthorizeRequest(r.Context(), params)
+	if req != nil {
+		rec.ev.GrantType = grantOf(req.ResponseType)
+	}
 	switch {
 	case req == nil:
 		rec.fail(oe)
@@ -117,7 +121,7 @@ func (h *Handlers) formPost(w http.ResponseWriter, r *http.Request, form url.Val
 func (h *Handlers) login(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, form url.Values, rec *record) {
 	sess, cookie, err := h.srv.Login(r.Context(), form.Get("username"), form.Get("password"))
 	if errors.Is(err, oauth.ErrLoginFailed) {
-		rec.outcome = "login_failed"
+		rec.ev.Outcome = OutcomeLoginFailed
 		h.loginPage(w, r, req, "The username or password is not right. Check them and try again.")
 		return
 	}
@@ -145,9 +149,16 @@ func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.Au
 	}
 	switch form.Get("decision") {
 	case "allow":
-		redirect(w, r, h.srv.Approve(r.Context(), req, sess))
+		location, err := h.srv.Approve(r.Context(), req, sess)
+		switch {
+		case err != nil:
+			rec.fail(err)
+		case req.ResponseType == oauth.ResponseTypeToken:
+			rec.issued()
+		}
+		redirect(w, r, location)
 	case "deny":
-		rec.outcome = oauth.CodeAccessDenied
+		rec.ev.Outcome = oauth.CodeAccessDenied
 		redirect(w, r, h.srv.ErrorRedirect(req, oauth.ErrAccessDenied("the user denied the request")))
 	default:
 		oe := oauth.ErrInvalidRequest("choose allow or deny")
@@ -159,7 +170,7 @@ func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.Au
 // logout ends the browser session: GET shows a confirmation form, POST
 // (with the CSRF token) signs out.
 func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
-	rec := h.begin(r, "logout")
+	rec := h.begin(r, EndpointLogout)
 	defer rec.end()
 	switch r.Method {
 	case http.MethodGet:
@@ -185,8 +196,21 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 		h.clearSessionCookie(w)
 		h.render(w, r, http.StatusOK, pageSignedOut, &pageData{Title: "Signed out"}, "")
 	default:
+		rec.ev.Outcome = oauth.CodeInvalidRequest
 		methodNotAllowed(w, "GET, POST")
 	}
+}
+
+// grantOf names the grant an authorization request's response type starts
+// (RFC 6749 §4.1, §4.2), for the log.
+func grantOf(responseType string) string {
+	switch responseType {
+	case oauth.ResponseTypeCode:
+		return oauth.GrantAuthorizationCode
+	case oauth.ResponseTypeToken:
+		return oauth.GrantImplicit
+	}
+	return ""
 }
 
 // redirect sends the browser on: 302 after a GET, 303 after a POST so the

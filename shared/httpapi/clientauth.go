@@ -79,7 +79,7 @@ func parseBasic(header string) (id, secret string, ok bool) {
 // response itself on failure.
 func (h *Handlers) authenticate(w http.ResponseWriter, r *http.Request, form url.Values, rec *record) (*oauth.Client, bool) {
 	cred, basicTried, oe := clientCredentials(r, form)
-	rec.clientID = cred.ClientID
+	rec.ev.ClientID = cred.ClientID
 	if oe != nil {
 		rec.fail(oe)
 		writeError(w, oe, basicTried)
@@ -91,6 +91,6 @@ func (h *Handlers) authenticate(w http.ResponseWriter, r *http.Request, form url
 		writeError(w, err, basicTried)
 		return nil, false
 	}
-	rec.clientID = client.ID // a private_key_jwt request may name it only in the assertion
+	rec.ev.ClientID = client.ID // a private_key_jwt request may name it only in the assertion
 	return client, true
 }

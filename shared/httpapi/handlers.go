@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -20,6 +21,12 @@ type Options struct {
 	MaxBodyBytes int64
 	// ScopeDescriptions explain scopes on the consent page, by scope name.
 	ScopeDescriptions map[string]string
+	// Observe, if not nil, is called once at the end of every request an
+	// endpoint handled, after its log line, with the request's context and
+	// what it did (metrics: the Lambda functions write CloudWatch Embedded
+	// Metric Format lines from it). It runs on the request's goroutine and
+	// must be safe for concurrent use.
+	Observe func(ctx context.Context, e Event)
 }
 
 // Handlers are the endpoint handlers of one oauth.Server.
@@ -50,13 +57,15 @@ func (h *Handlers) Authorize() http.Handler {
 }
 
 // Token serves POST /token.
-func (h *Handlers) Token() http.Handler { return h.clientEndpoint("token", h.token) }
+func (h *Handlers) Token() http.Handler { return h.clientEndpoint(EndpointToken, h.token) }
 
 // Introspect serves POST /introspect.
-func (h *Handlers) Introspect() http.Handler { return h.clientEndpoint("introspect", h.introspect) }
+func (h *Handlers) Introspect() http.Handler {
+	return h.clientEndpoint(EndpointIntrospect, h.introspect)
+}
 
 // Revoke serves POST /revoke.
-func (h *Handlers) Revoke() http.Handler { return h.clientEndpoint("revoke", h.revoke) }
+func (h *Handlers) Revoke() http.Handler { return h.clientEndpoint(EndpointRevoke, h.revoke) }
 
 // Metadata serves the RFC 8414 metadata, the same document at
 // /.well-known/openid-configuration, and the JWKS.

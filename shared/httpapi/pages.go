@@ -2,51 +2,44 @@ package httpapi
 
 import (
 	"crypto/sha256"
-	"embed"
+	_ "embed"
 	"encoding/base64"
-	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
-//go:embed templates/*.html templates/style.css
-var templateFS embed.FS
+// The pages are written by the functions in page_html.go, not by
+// html/template: executing a template calls reflect.Value.MethodByName,
+// which makes the linker keep every exported method of every type in the
+// binary (the AWS SDK clients' whole APIs), and so cost each Lambda
+// bootstrap about 4 MB. Every value is HTML-escaped as html/template
+// would (escapeHTML).
 
-// Pages, each parsed with the shared layout.
+// Pages.
 const (
-	pageLogin     = "login.html"
-	pageConsent   = "consent.html"
-	pageError     = "error.html"
-	pageLogout    = "logout.html"
-	pageSignedOut = "signedout.html"
+	pageLogin     = "login"
+	pageConsent   = "consent"
+	pageError     = "error"
+	pageLogout    = "logout"
+	pageSignedOut = "signedout"
 )
 
-var (
-	pages = map[string]*template.Template{}
-	// stylesheet is inlined in every page and allowed by its hash, so the
-	// Content-Security-Policy needs no 'unsafe-inline' and no other origin.
-	stylesheet     template.CSS
-	stylesheetHash string
-)
+// stylesheet is inlined in every page and allowed by its hash, so the
+// Content-Security-Policy needs no 'unsafe-inline' and no other origin.
+//
+//go:embed templates/style.css
+var stylesheet string
 
-func init() {
-	css, err := templateFS.ReadFile("templates/style.css")
-	if err != nil {
-		panic(err)
-	}
-	stylesheet = template.CSS(css)
-	sum := sha256.Sum256(css)
-	stylesheetHash = "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-	for _, name := range []string{pageLogin, pageConsent, pageError, pageLogout, pageSignedOut} {
-		pages[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name))
-	}
-}
+var stylesheetHash = func() string {
+	sum := sha256.Sum256([]byte(stylesheet))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
 
-// pageData is what the templates show.
+// pageData is what the pages show.
 type pageData struct {
 	Title      string
-	CSS        template.CSS
 	FormAction string
 	CSRF       string
 	Request    string // the authorization request, as a query string
@@ -83,13 +76,14 @@ func securityHeaders(w http.ResponseWriter, formTarget string) {
 // page's form may end in a redirect there.
 func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, name string, data *pageData, formTarget string) {
 	securityHeaders(w, formTarget)
-	data.CSS = stylesheet
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
 	}
-	if err := pages[name].ExecuteTemplate(w, "layout", data); err != nil {
-		h.log.ErrorContext(r.Context(), "rendering page", "page", name, "error", err)
+	var b strings.Builder
+	writePage(&b, name, data)
+	if _, err := w.Write([]byte(b.String())); err != nil {
+		h.log.DebugContext(r.Context(), "writing page", "page", name, "error", err)
 	}
 }
 

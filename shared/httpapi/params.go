@@ -51,14 +51,17 @@ func readForm(r *http.Request, limit int64) (url.Values, *oauth.Error) {
 }
 
 // postForm accepts only POST, then reads the form. It writes the error
-// response itself and reports whether the caller may go on.
-func (h *Handlers) postForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+// response itself, noting it in rec, and reports whether the caller may go
+// on.
+func (h *Handlers) postForm(w http.ResponseWriter, r *http.Request, rec *record) (url.Values, bool) {
 	if r.Method != http.MethodPost {
+		rec.ev.Outcome = oauth.CodeInvalidRequest
 		methodNotAllowed(w, http.MethodPost)
 		return nil, false
 	}
 	form, oe := readForm(r, h.opts.MaxBodyBytes)
 	if oe != nil {
+		rec.fail(oe)
 		writeError(w, oe, false)
 		return nil, false
 	}

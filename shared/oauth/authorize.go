@@ -141,23 +141,25 @@ func (req *AuthorizeRequest) defaultResponseMode() string {
 // Approve issues the response to an authorization the user approved and
 // returns the redirect URL: a code in the query (§4.1.2) or, for the
 // implicit grant, an access token in the fragment (§4.2.2). A failure to
-// issue is itself redirected as server_error or temporarily_unavailable.
-func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Session) string {
+// issue is itself redirected as server_error or temporarily_unavailable:
+// location is then that error redirect, and err (an *Error) the error it
+// carries, for the caller's log.
+func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Session) (location string, err error) {
 	var params url.Values
-	var err error
 	if req.ResponseType == ResponseTypeToken {
 		params, err = s.issueImplicit(ctx, req, sess)
 	} else {
 		params, err = s.issueCode(ctx, req, sess)
 	}
 	if err != nil {
-		return s.ErrorRedirect(req, AsError(err))
+		oe := AsError(err)
+		return s.ErrorRedirect(req, oe), oe
 	}
 	if req.State != "" {
 		params.Set("state", req.State)
 	}
 	params.Set("iss", s.cfg.Issuer) // RFC 9207 §2
-	return appendParams(req.RedirectURI, params, req.ResponseType == ResponseTypeToken)
+	return appendParams(req.RedirectURI, params, req.ResponseType == ResponseTypeToken), nil
 }
 
 // ErrorRedirect returns the redirect URL carrying an error response

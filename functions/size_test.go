@@ -1,0 +1,111 @@
+package functions_test
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// maxBootstrapBytes is the target for each function's linux/arm64
+// bootstrap: 10 MB. Smaller deployment packages load faster on a cold
+// start.
+const maxBootstrapBytes = 10_000_000
+
+// TestBootstrapSizes builds the five functions exactly as they ship, with
+// `make build` (linux/arm64, -tags lambda.norpc -trimpath -ldflags='-s -w',
+// CGO_ENABLED=0), and checks each bootstrap: a static (no program
+// interpreter), stripped (no symbol table) arm64 executable of at most
+// 10 MB. Sizes are deterministic for a given Go version and go.sum.
+//
+// A binary grows past the target when something links much more code
+// than it calls: html/template (its reflect.Value.MethodByName keeps
+// every exported method of every type: the AWS SDK clients' whole APIs,
+// about 4 MB; shared/httpapi writes its pages without it), or the SDK's
+// config.LoadDefaultConfig (its STS, SSO and sign-in clients, about
+// 1.8 MB; the functions read their AWS configuration with
+// app.EnvAWSConfig).
+func TestBootstrapSizes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds five linux/arm64 binaries")
+	}
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("make is required under CI=true")
+		}
+		t.Skip("make is not installed")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(makeBin, "--no-print-directory", "-s", "build", "BIN="+dir, "GO="+goBin)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	for _, name := range functionNames {
+		path := filepath.Join(dir, name, "bootstrap")
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%-10s %10d bytes (%.2f MB)", name, fi.Size(), float64(fi.Size())/1e6)
+		if fi.Size() > maxBootstrapBytes {
+			t.Errorf("%s: %d bytes; the target is at most %d", name, fi.Size(), maxBootstrapBytes)
+		}
+		f, err := elf.Open(path)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_EXEC {
+			t.Errorf("%s: %s %s; want an arm64 executable", name, f.Machine, f.Type)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+				t.Errorf("%s is dynamically linked; want static (CGO_ENABLED=0)", name)
+			}
+		}
+		if f.Section(".symtab") != nil {
+			t.Errorf("%s has a symbol table; want it stripped (-ldflags='-s -w')", name)
+		}
+		f.Close()
+	}
+}
+
+// heavyPackages must stay out of the functions' binaries: each links far
+// more code than a function uses (see TestBootstrapSizes).
+var heavyPackages = []string{
+	"html/template",                       // ~4 MB through reflect.Value.MethodByName
+	"text/template",                       // the same
+	"github.com/aws/aws-sdk-go-v2/config", // ~1.8 MB: STS, SSO, SSO OIDC, sign-in clients
+	"github.com/aws/aws-sdk-go-v2/service/sts",
+}
+
+// TestBootstrapDependencies keeps heavyPackages out of every function's
+// dependencies, quickly (go list), even under -short.
+func TestBootstrapDependencies(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range functionNames {
+		cmd := exec.Command(goBin, "list", "-tags", "lambda.norpc", "-deps", "./functions/"+name)
+		cmd.Dir = ".."
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", name, err)
+		}
+		deps := strings.Fields(string(out))
+		for _, heavy := range heavyPackages {
+			if slices.Contains(deps, heavy) {
+				t.Errorf("functions/%s depends on %s", name, heavy)
+			}
+		}
+	}
+}
