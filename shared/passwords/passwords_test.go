@@ -208,36 +208,20 @@ func TestHashRejectsBadParameters(t *testing.T) {
 	}
 }
 
-// TestDummyCheckCost checks that DummyCheck spends about the work of a real
-// check with Default parameters.
-func TestDummyCheckCost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test")
-	}
-	hash, err := Default.Hash("pw")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestDummyCheckUsesDefault checks that DummyCheck verifies against a hash
+// made with Default's parameters, so it costs what a real check costs.
+// The time ratio itself is measured by BenchmarkDummyCheck against
+// BenchmarkCheckPassword (BENCHMARKS.md), not asserted here: timed tests
+// flake on shared machines.
+func TestDummyCheckUsesDefault(t *testing.T) {
 	var c Checker
 	c.DummyCheck("warm up") // computes the dummy hash
-	if dummyHash == "" || !strings.HasPrefix(dummyHash, "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Fatalf("dummy hash %q does not use Default", dummyHash)
+	want := fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$", Default.Memory, Default.Iterations, Default.Parallelism)
+	if !strings.HasPrefix(dummyHash, want) {
+		t.Fatalf("dummy hash %q does not use Default (%s)", dummyHash, want)
 	}
-	// Interleave the measurements and keep the fastest of each, so load
-	// from other tests affects both alike; the bounds are loose because
-	// the point is to catch a DummyCheck that skips the work.
-	real, dummy := time.Duration(1<<62), time.Duration(1<<62)
-	for range 7 {
-		start := time.Now()
-		c.CheckPassword(hash, "wrong")
-		real = min(real, time.Since(start))
-		start = time.Now()
-		c.DummyCheck("wrong")
-		dummy = min(dummy, time.Since(start))
-	}
-	t.Logf("real check %v, dummy check %v", real, dummy)
-	if dummy < real/4 || dummy > real*4 {
-		t.Fatalf("dummy check %v is not comparable to a real check %v", dummy, real)
+	if !c.CheckPassword(dummyHash, "gatehouse dummy password") {
+		t.Fatal("the dummy hash is not a valid hash: DummyCheck would fail fast")
 	}
 }
 
