@@ -11,18 +11,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse/gatehouse/shared/jwks"
+	"github.com/gatehouse/gatehouse/shared/jwks/jwkstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
@@ -157,54 +154,21 @@ func (ts *testServer) ccAssert(assertion string, extra ...string) response {
 	return ts.post(oauth.PathToken, withAssertion(assertion, append([]string{"grant_type", "client_credentials"}, extra...)...), "")
 }
 
-// keyHost is a client's web server publishing its JWK Set at jwksPath,
-// counting the fetches.
-type keyHost struct {
-	*httptest.Server
-	fetches atomic.Int32
-
-	mu     sync.Mutex
-	set    *oauth.JWKS
-	status int    // non-zero: answer with this status
-	body   string // non-empty: answer with this body
-}
+// keyHost is a client's web server publishing its JWK Set at jwksPath.
+type keyHost struct{ *jwkstest.Server }
 
 func newKeyHost(t testing.TB, set *oauth.JWKS) *keyHost {
 	t.Helper()
-	h := &keyHost{set: set}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != jwksPath {
-			http.NotFound(w, r)
-			return
-		}
-		h.fetches.Add(1)
-		h.mu.Lock()
-		set, status, body := h.set, h.status, h.body
-		h.mu.Unlock()
-		switch {
-		case status != 0:
-			w.WriteHeader(status)
-		case body != "":
-			_, _ = w.Write([]byte(body))
-		default:
-			w.Header().Set("Content-Type", "application/jwk-set+json")
-			_ = json.NewEncoder(w).Encode(set)
-		}
-	}))
-	t.Cleanup(h.Close)
-	return h
+	return &keyHost{jwkstest.NewServer(t, jwksPath, set.Keys...)}
 }
 
-func (h *keyHost) publish(set *oauth.JWKS) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.set = set
-}
+// publish replaces the published set.
+func (h *keyHost) publish(set *oauth.JWKS) { h.SetKeys(set.Keys...) }
 
+// answer makes the host answer with status, or with body (0, "": the set).
 func (h *keyHost) answer(status int, body string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.status, h.body = status, body
+	h.SetStatus(status)
+	h.SetBody(body)
 }
 
 func (h *keyHost) uri() string { return h.URL + jwksPath }

@@ -336,7 +336,7 @@ func TestPrivateKeyJWTKeyCache(t *testing.T) {
 	}
 	fetches := func(want int32, after string) {
 		t.Helper()
-		if got := ps.host.fetches.Load(); got != want {
+		if got := ps.host.Fetches.Load(); got != want {
 			t.Fatalf("%d fetches of the jwks_uri after %s, want %d", got, after, want)
 		}
 	}
@@ -413,7 +413,7 @@ func TestPrivateKeyJWTKeySetFailures(t *testing.T) {
 		wantError(t, ts.ccAssert(uriRSA().assert(t, ts.claimsFor(pkURIID))), http.StatusInternalServerError, "server_error")
 		// Inline keys need no fetcher.
 		mustOK(t, "inline keys", ts.ccAssert(inlineRSA().assert(t, ts.claimsFor(pkInlineID))))
-		if n := host.fetches.Load(); n != 0 {
+		if n := host.Fetches.Load(); n != 0 {
 			t.Errorf("%d fetches", n)
 		}
 	})
@@ -423,7 +423,7 @@ func TestPrivateKeyJWTKeySetFailures(t *testing.T) {
 		c := ps.claimsFor(pkURIID)
 		c["exp"] = ps.Clock.Now().Add(-time.Hour).Unix()
 		wantError(t, ps.ccAssert(uriRSA().assert(t, c)), http.StatusUnauthorized, "invalid_client")
-		if n := ps.host.fetches.Load(); n != 0 {
+		if n := ps.host.Fetches.Load(); n != 0 {
 			t.Errorf("%d fetches for an expired assertion, want 0", n)
 		}
 	})

@@ -5,68 +5,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/shared/jwks/jwkstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
-
-// keyServer publishes a JWK Set and counts the fetches. Before each answer
-// it waits for release, if set.
-type keyServer struct {
-	*httptest.Server
-	fetches atomic.Int32
-
-	mu      sync.Mutex
-	set     oauth.JWKS
-	status  int    // non-zero: answer with this status
-	body    string // non-empty: answer with this body
-	release chan struct{}
-}
-
-func newKeyServer(t *testing.T, keys ...oauth.JWK) *keyServer {
-	t.Helper()
-	s := &keyServer{set: oauth.JWKS{Keys: keys}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fetches.Add(1)
-		s.mu.Lock()
-		set, status, body, release := s.set, s.status, s.body, s.release
-		s.mu.Unlock()
-		if release != nil {
-			<-release
-		}
-		switch {
-		case status != 0:
-			w.WriteHeader(status)
-		case body != "":
-			_, _ = w.Write([]byte(body))
-		default:
-			_ = json.NewEncoder(w).Encode(set)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *keyServer) setKeys(keys ...oauth.JWK) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.set = oauth.JWKS{Keys: keys}
-}
-
-func (s *keyServer) setStatus(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status = status
-}
 
 // clock is a settable clock.
 type clock struct {
@@ -120,7 +70,7 @@ func has(kid string) func([]string) bool {
 	}
 }
 
-func newCache(srv *keyServer, clk *clock) *Cache[[]string] {
+func newCache(srv *jwkstest.Server, clk *clock) *Cache[[]string] {
 	return New(Options{HTTPClient: srv.Client(), Logger: discard(), Now: clk.Now}, kids)
 }
 
@@ -129,7 +79,7 @@ func newCache(srv *keyServer, clk *clock) *Cache[[]string] {
 // and old keys serving while the set is unreachable.
 func TestCacheRefetchPolicy(t *testing.T) {
 	ctx := context.Background()
-	srv := newKeyServer(t, oauth.JWK{Kid: "a"})
+	srv := jwkstest.NewServer(t, "", oauth.JWK{Kid: "a"})
 	clk := &clock{t: time.Now()}
 	c := newCache(srv, clk)
 	url := srv.URL + "/jwks"
@@ -147,7 +97,7 @@ func TestCacheRefetchPolicy(t *testing.T) {
 	}
 	wantFetches(t, srv, 1, "an unknown kid within the refetch interval")
 
-	srv.setKeys(oauth.JWK{Kid: "a"}, oauth.JWK{Kid: "b"})
+	srv.SetKeys(oauth.JWK{Kid: "a"}, oauth.JWK{Kid: "b"})
 	clk.Advance(DefaultMinRefetchInterval)
 	if got, err := c.Get(ctx, url, has("b")); err != nil || !has("b")(got) {
 		t.Fatalf("Get b after the interval = %v, %v", got, err)
@@ -162,7 +112,7 @@ func TestCacheRefetchPolicy(t *testing.T) {
 
 	// Unreachable: the old keys keep serving the kids they cover; other
 	// kids get the fetch error.
-	srv.setStatus(http.StatusServiceUnavailable)
+	srv.SetStatus(http.StatusServiceUnavailable)
 	clk.Advance(DefaultTTL)
 	if got, err := c.Get(ctx, url, has("a")); err != nil || !has("a")(got) {
 		t.Fatalf("Get a while unreachable = %v, %v; want the old set", got, err)
@@ -173,9 +123,9 @@ func TestCacheRefetchPolicy(t *testing.T) {
 	wantFetches(t, srv, 4, "an unreachable set, asked twice within the interval")
 }
 
-func wantFetches(t *testing.T, srv *keyServer, n int32, after string) {
+func wantFetches(t *testing.T, srv *jwkstest.Server, n int32, after string) {
 	t.Helper()
-	if got := srv.fetches.Load(); got != n {
+	if got := srv.Fetches.Load(); got != n {
 		t.Fatalf("%d fetches after %s, want %d", got, after, n)
 	}
 }
@@ -183,7 +133,7 @@ func wantFetches(t *testing.T, srv *keyServer, n int32, after string) {
 // TestCachePerURL: each URL has its own set, TTL and refetch interval.
 func TestCachePerURL(t *testing.T) {
 	ctx := context.Background()
-	one, two := newKeyServer(t, oauth.JWK{Kid: "one"}), newKeyServer(t, oauth.JWK{Kid: "two"})
+	one, two := jwkstest.NewServer(t, "", oauth.JWK{Kid: "one"}), jwkstest.NewServer(t, "", oauth.JWK{Kid: "two"})
 	clk := &clock{t: time.Now()}
 	c := New(Options{Logger: discard(), Now: clk.Now}, kids)
 	for range 2 {
@@ -200,9 +150,9 @@ func TestCachePerURL(t *testing.T) {
 
 // TestSingleFlight: concurrent callers of one URL share one fetch.
 func TestSingleFlight(t *testing.T) {
-	srv := newKeyServer(t, oauth.JWK{Kid: "a"})
+	srv := jwkstest.NewServer(t, "", oauth.JWK{Kid: "a"})
 	release := make(chan struct{})
-	srv.release = release
+	srv.Hold(release)
 	c := newCache(srv, &clock{t: time.Now()})
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -215,7 +165,7 @@ func TestSingleFlight(t *testing.T) {
 			errs <- err
 		})
 	}
-	for srv.fetches.Load() == 0 {
+	for srv.Fetches.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond) // let every caller reach the wait
@@ -233,9 +183,9 @@ func TestSingleFlight(t *testing.T) {
 // TestCancelledWaiter: a request cancelled while the set is being fetched
 // gets its own error without spoiling the fetch for others.
 func TestCancelledWaiter(t *testing.T) {
-	srv := newKeyServer(t, oauth.JWK{Kid: "a"})
+	srv := jwkstest.NewServer(t, "", oauth.JWK{Kid: "a"})
 	release := make(chan struct{})
-	srv.release = release
+	srv.Hold(release)
 	c := New(Options{HTTPClient: srv.Client(), TTL: time.Minute, MinRefetchInterval: time.Second, Logger: discard()}, kids)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -274,8 +224,9 @@ func TestFetchLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newKeyServer(t)
-			srv.status, srv.body = tt.status, tt.body
+			srv := jwkstest.NewServer(t, "")
+			srv.SetStatus(tt.status)
+			srv.SetBody(tt.body)
 			c := newCache(srv, &clock{t: time.Now()})
 			_, err := c.fetch(context.Background(), srv.URL)
 			if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.wantErr) {
@@ -284,7 +235,7 @@ func TestFetchLimits(t *testing.T) {
 		})
 	}
 	t.Run("server down", func(t *testing.T) {
-		srv := newKeyServer(t)
+		srv := jwkstest.NewServer(t, "")
 		srv.Close()
 		c := newCache(srv, &clock{t: time.Now()})
 		if _, err := c.fetch(context.Background(), srv.URL); !errors.Is(err, ErrUnreachable) {
@@ -319,7 +270,7 @@ func TestRedirectToPlainHTTPRefused(t *testing.T) {
 // TestMaxEntries: a full cache forgets the URL tried longest ago.
 func TestMaxEntries(t *testing.T) {
 	ctx := context.Background()
-	srv := newKeyServer(t, oauth.JWK{Kid: "a"})
+	srv := jwkstest.NewServer(t, "", oauth.JWK{Kid: "a"})
 	clk := &clock{t: time.Now()}
 	c := New(Options{HTTPClient: srv.Client(), MaxEntries: 2, Logger: discard(), Now: clk.Now}, kids)
 	for _, path := range []string{"/1", "/2", "/3"} {
@@ -342,7 +293,7 @@ func TestMaxEntries(t *testing.T) {
 // and how failures are reported to the grant library.
 func TestClientFetcher(t *testing.T) {
 	ctx := context.Background()
-	srv := newKeyServer(t, ecJWK(t, "k1"))
+	srv := jwkstest.NewServer(t, "", ecJWK(t, "k1"))
 	clk := &clock{t: time.Now()}
 	f := NewClientFetcher(Options{HTTPClient: srv.Client(), Logger: discard(), Now: clk.Now})
 
@@ -356,7 +307,7 @@ func TestClientFetcher(t *testing.T) {
 	wantFetches(t, srv, 1, "two FetchJWKS")
 
 	// refresh: refetched, but not twice within the interval.
-	srv.setKeys(ecJWK(t, "k2"))
+	srv.SetKeys(ecJWK(t, "k2"))
 	if set, _ := f.FetchJWKS(ctx, srv.URL, true); set.Keys[0].Kid != "k1" {
 		t.Errorf("refresh right after a fetch gave %q, want the cached k1", set.Keys[0].Kid)
 	}
@@ -375,7 +326,7 @@ func TestClientFetcher(t *testing.T) {
 	wantFetches(t, srv, 3, "the client TTL")
 
 	// Unreachable: ErrUnavailable; stale keys still served without refresh.
-	srv.setStatus(http.StatusBadGateway)
+	srv.SetStatus(http.StatusBadGateway)
 	clk.Advance(DefaultClientTTL)
 	if set, err := f.FetchJWKS(ctx, srv.URL, false); err != nil || set.Keys[0].Kid != "k2" {
 		t.Errorf("stale set while unreachable = %+v, %v", set, err)
@@ -392,8 +343,8 @@ func TestClientFetcher(t *testing.T) {
 		"not JSON":      `<html>`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			bad := newKeyServer(t)
-			bad.body = body
+			bad := jwkstest.NewServer(t, "")
+			bad.SetBody(body)
 			f := NewClientFetcher(Options{HTTPClient: bad.Client(), Logger: discard()})
 			_, err := f.FetchJWKS(ctx, bad.URL, false)
 			if err == nil || errors.Is(err, oauth.ErrUnavailable) || !errors.Is(err, ErrUnusable) {

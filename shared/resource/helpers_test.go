@@ -3,17 +3,16 @@ package resource
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/shared/jwks/jwkstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -54,52 +53,6 @@ func (k testKey) jwk(t *testing.T) oauth.JWK {
 	return j
 }
 
-// jwksServer is an authorization server stand-in publishing a JWK Set at
-// JWKSPath and counting the fetches.
-type jwksServer struct {
-	*httptest.Server
-	fetches atomic.Int32
-
-	mu     sync.Mutex
-	set    oauth.JWKS
-	status int // non-zero: answer with this status instead
-}
-
-func newJWKSServer(t *testing.T, keys ...oauth.JWK) *jwksServer {
-	t.Helper()
-	s := &jwksServer{set: oauth.JWKS{Keys: keys}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != JWKSPath || r.Method != http.MethodGet {
-			http.NotFound(w, r)
-			return
-		}
-		s.fetches.Add(1)
-		s.mu.Lock()
-		set, status := s.set, s.status
-		s.mu.Unlock()
-		if status != 0 {
-			w.WriteHeader(status)
-			return
-		}
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		_ = json.NewEncoder(w).Encode(set)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *jwksServer) setKeys(keys ...oauth.JWK) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.set = oauth.JWKS{Keys: keys}
-}
-
-func (s *jwksServer) setStatus(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status = status
-}
-
 // fakeClock is a settable clock shared by the middleware and the tests.
 type fakeClock struct {
 	mu sync.Mutex
@@ -122,13 +75,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 // fake clock.
 type fixture struct {
 	mw    *Middleware
-	as    *jwksServer
+	as    *jwkstest.Server
 	clock *fakeClock
 }
 
 func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	t.Helper()
-	as := newJWKSServer(t, keyA().jwk(t))
+	as := jwkstest.NewServer(t, JWKSPath, keyA().jwk(t))
 	cfg := Config{
 		Issuer:   as.URL,
 		Audience: []string{"https://other.example.test", testAudience},

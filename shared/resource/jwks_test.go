@@ -98,7 +98,7 @@ func TestES256Token(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, nil)
-	f.as.setKeys(j)
+	f.as.SetKeys(j)
 	rec := f.serve(f.handler(), bearer(mintWith(t, jwt.SigningMethodES256, ec, kid, f.claims())))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))

@@ -430,7 +430,7 @@ func TestUnverifiableTokensFetchNothing(t *testing.T) {
 			t.Errorf("status %d, want 401", rec.Code)
 		}
 	}
-	if n := f.as.fetches.Load(); n != 0 {
+	if n := f.as.Fetches.Load(); n != 0 {
 		t.Errorf("%d JWKS fetches, want 0", n)
 	}
 }
@@ -444,17 +444,17 @@ func TestKeyRotation(t *testing.T) {
 	if rec := f.serve(h, bearer(mint(t, keyA(), f.claims(), nil))); rec.Code != http.StatusOK {
 		t.Fatalf("key A again: status %d", rec.Code)
 	}
-	if n := f.as.fetches.Load(); n != 1 {
+	if n := f.as.Fetches.Load(); n != 1 {
 		t.Fatalf("%d fetches after two key-A tokens, want 1 (cached)", n)
 	}
 
 	// The authorization server rotates to key B, keeping A for a while.
-	f.as.setKeys(keyB().jwk(t), keyA().jwk(t))
+	f.as.SetKeys(keyB().jwk(t), keyA().jwk(t))
 	f.clock.Advance(DefaultMinRefetchInterval)
 	if rec := f.serve(h, bearer(mint(t, keyB(), f.claims(), nil))); rec.Code != http.StatusOK {
 		t.Fatalf("key B after rotation: status %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
 	}
-	if n := f.as.fetches.Load(); n != 2 {
+	if n := f.as.Fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches after the unknown kid, want 2 (one refetch)", n)
 	}
 	for _, k := range []testKey{keyA(), keyB()} {
@@ -464,7 +464,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Key A is retired; once the cache expires it is no longer accepted.
-	f.as.setKeys(keyB().jwk(t))
+	f.as.SetKeys(keyB().jwk(t))
 	f.clock.Advance(DefaultCacheTTL)
 	if rec := f.serve(h, bearer(mint(t, keyA(), f.claims(), nil))); rec.Code != http.StatusUnauthorized {
 		t.Errorf("retired key A: status %d, want 401", rec.Code)
@@ -472,7 +472,7 @@ func TestKeyRotation(t *testing.T) {
 	if rec := f.serve(h, bearer(mint(t, keyB(), f.claims(), nil))); rec.Code != http.StatusOK {
 		t.Errorf("key B: status %d", rec.Code)
 	}
-	if n := f.as.fetches.Load(); n != 3 {
+	if n := f.as.Fetches.Load(); n != 3 {
 		t.Errorf("%d fetches, want 3 (one on TTL expiry)", n)
 	}
 }
@@ -498,14 +498,14 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 		}
 		// Round 0 comes right after the initial fetch and refetches
 		// nothing; each later round refetches once for all 20 kids.
-		if n := f.as.fetches.Load(); n != want {
+		if n := f.as.Fetches.Load(); n != want {
 			t.Fatalf("round %d: %d fetches, want %d", round, n, want)
 		}
 		f.clock.Advance(DefaultMinRefetchInterval / 2)
 		if rec := f.serve(h, bearer(unknown(99))); rec.Code != http.StatusUnauthorized {
 			t.Fatalf("status %d", rec.Code)
 		}
-		if n := f.as.fetches.Load(); n != want {
+		if n := f.as.Fetches.Load(); n != want {
 			t.Fatalf("round %d, half an interval later: %d fetches, want %d", round, n, want)
 		}
 	}
@@ -530,7 +530,7 @@ func TestConcurrentRequestsShareOneFetch(t *testing.T) {
 			t.Errorf("request %d: status %d", i, c)
 		}
 	}
-	if n := f.as.fetches.Load(); n != 1 {
+	if n := f.as.Fetches.Load(); n != 1 {
 		t.Errorf("%d fetches, want 1", n)
 	}
 }
@@ -564,15 +564,15 @@ func TestJWKSUnavailable(t *testing.T) {
 
 	t.Run("server error, then recovery", func(t *testing.T) {
 		f := newFixture(t, nil)
-		f.as.setStatus(http.StatusInternalServerError)
+		f.as.SetStatus(http.StatusInternalServerError)
 		h := f.handler()
 		tok := mint(t, keyA(), f.claims(), nil)
 		check(t, f.serve(h, bearer(tok)), tok)
 		check(t, f.serve(h, bearer(tok)), tok) // rate-limited: no new fetch
-		if n := f.as.fetches.Load(); n != 1 {
+		if n := f.as.Fetches.Load(); n != 1 {
 			t.Errorf("%d fetches, want 1", n)
 		}
-		f.as.setStatus(0)
+		f.as.SetStatus(0)
 		f.clock.Advance(DefaultMinRefetchInterval)
 		if rec := f.serve(h, bearer(tok)); rec.Code != http.StatusOK {
 			t.Errorf("after recovery: status %d", rec.Code)
@@ -585,7 +585,7 @@ func TestJWKSUnavailable(t *testing.T) {
 		if rec := f.serve(h, bearer(mint(t, keyA(), f.claims(), nil))); rec.Code != http.StatusOK {
 			t.Fatalf("status %d", rec.Code)
 		}
-		f.as.setStatus(http.StatusBadGateway)
+		f.as.SetStatus(http.StatusBadGateway)
 		f.clock.Advance(DefaultCacheTTL)
 		if rec := f.serve(h, bearer(mint(t, keyA(), f.claims(), nil))); rec.Code != http.StatusOK {
 			t.Errorf("cached key during outage: status %d", rec.Code)
