@@ -2,6 +2,7 @@ package awsjson
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -27,6 +28,10 @@ type (
 		GetUseDualStackEndpoint(ctx context.Context) (aws.DualStackEndpointState, bool, error)
 	}
 )
+
+// ErrNoRegion is New's error when the configuration names neither a
+// region nor an endpoint URL.
+var ErrNoRegion = errors.New("no AWS region (set AWS_REGION) and no endpoint URL")
 
 // resolveEndpoint returns the service's endpoint, as the SDK resolves it:
 //
@@ -62,7 +67,7 @@ func resolveEndpoint(cfg aws.Config, svc Service) (string, error) {
 
 	region := cfg.Region
 	if region == "" {
-		return "", fmt.Errorf("%s: no AWS region (set AWS_REGION) and no endpoint URL", svc.ID)
+		return "", fmt.Errorf("%s: %w", svc.ID, ErrNoRegion)
 	}
 	if strings.ContainsAny(region, "/:@?#. ") {
 		return "", fmt.Errorf("%s: invalid AWS region %q", svc.ID, region)
