@@ -57,23 +57,18 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
 // Config configures a [Signer].
 type Config struct {
-	// Client is the KMS client (kms.NewFromConfig with the default AWS
-	// configuration in production).
-	Client *kms.Client
+	// Client is the KMS client: awsjson.New(cfg, [Service], ...) with the
+	// function's AWS configuration in production.
+	Client *awsjson.Client
 	// Algorithm is the JWS algorithm: "RS256" (the default when empty),
 	// "PS256" or "ES256".
 	Algorithm string
@@ -101,21 +96,21 @@ const minRSABits = 2048
 // algorithm ties a JWS algorithm to the KMS signing algorithm and key type.
 type algorithm struct {
 	jws string
-	kms types.SigningAlgorithmSpec
-	rsa bool // RSA key specs; otherwise ECC_NIST_P256
+	kms string // KMS's SigningAlgorithm
+	rsa bool   // RSA key specs; otherwise ECC_NIST_P256
 }
 
 var algorithms = map[string]algorithm{
-	"RS256": {"RS256", types.SigningAlgorithmSpecRsassaPkcs1V15Sha256, true},
-	"PS256": {"PS256", types.SigningAlgorithmSpecRsassaPssSha256, true},
-	"ES256": {"ES256", types.SigningAlgorithmSpecEcdsaSha256, false},
+	"RS256": {"RS256", signingAlgRSAPKCS1SHA256, true},
+	"PS256": {"PS256", signingAlgRSAPSSSHA256, true},
+	"ES256": {"ES256", signingAlgECDSASHA256, false},
 }
 
 const defaultAlgorithm = "RS256"
 
 // Signer signs with a KMS key. Create it with [New].
 type Signer struct {
-	client *kms.Client
+	client *awsjson.Client
 	alg    algorithm
 	keys   []*keyRef // keys[0] is the signing key, then the verify keys
 }
@@ -209,10 +204,10 @@ func (s *Signer) KeyID(ctx context.Context) (string, error) {
 func (s *Signer) Sign(ctx context.Context, signingInput []byte) ([]byte, error) {
 	k := s.keys[0]
 	digest := sha256.Sum256(signingInput)
-	out, err := s.client.Sign(ctx, &kms.SignInput{
-		KeyId:            aws.String(k.id),
+	out, err := s.callSign(ctx, signInput{
+		KeyId:            k.id,
 		Message:          digest[:],
-		MessageType:      types.MessageTypeDigest,
+		MessageType:      messageTypeDigest,
 		SigningAlgorithm: s.alg.kms,
 	})
 	if err != nil {
@@ -222,7 +217,7 @@ func (s *Signer) Sign(ctx context.Context, signingInput []byte) ([]byte, error) 
 		return nil, fmt.Errorf("kmssigner: Sign %s: KMS signed with %s, not %s", k.id, out.SigningAlgorithm, s.alg.kms)
 	}
 	cached := k.cached.Load()
-	if signedBy := aws.ToString(out.KeyId); cached != nil && cached.arn != "" && signedBy != "" && signedBy != cached.arn {
+	if signedBy := out.KeyId; cached != nil && cached.arn != "" && signedBy != "" && signedBy != cached.arn {
 		// The alias now names another key: the kid already in the token
 		// is wrong. Forget the key so that the next request fetches the
 		// new one, and let the client retry.
@@ -340,7 +335,7 @@ func (s *Signer) fetch(ctx context.Context, k *keyRef) (*publicKey, error) {
 // getPublicKey calls GetPublicKey and checks that the key suits k's
 // algorithm.
 func (s *Signer) getPublicKey(ctx context.Context, k *keyRef) (*publicKey, error) {
-	out, err := s.client.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(k.id)})
+	out, err := s.callGetPublicKey(ctx, k.id)
 	if err != nil {
 		return nil, kmsError("GetPublicKey", k, err)
 	}
@@ -349,14 +344,14 @@ func (s *Signer) getPublicKey(ctx context.Context, k *keyRef) (*publicKey, error
 
 // check validates a GetPublicKey answer against k's algorithm and derives
 // the kid.
-func (k *keyRef) check(out *kms.GetPublicKeyOutput) (*publicKey, error) {
-	spec := string(out.KeySpec)
-	if out.KeyUsage != types.KeyUsageTypeSignVerify {
+func (k *keyRef) check(out *getPublicKeyOutput) (*publicKey, error) {
+	spec := out.KeySpec
+	if out.KeyUsage != keyUsageSignVerify {
 		return nil, fmt.Errorf("kmssigner: KMS key %s has key usage %q, not SIGN_VERIFY: "+
 			"create an asymmetric signing key (key usage SIGN_VERIFY, key spec %s) and name it in %s",
 			k.id, out.KeyUsage, suggestedSpec(k.alg), k.setting())
 	}
-	if specOK := (k.alg.rsa && strings.HasPrefix(spec, "RSA_")) || (!k.alg.rsa && spec == string(types.KeySpecEccNistP256)); !specOK {
+	if specOK := (k.alg.rsa && strings.HasPrefix(spec, "RSA_")) || (!k.alg.rsa && spec == keySpecECCNISTP256); !specOK {
 		return nil, fmt.Errorf("kmssigner: KMS key %s is %s, but %s; %s",
 			k.id, orUnknown(spec), k.algSetting(), k.specFix(spec))
 	}
@@ -368,7 +363,7 @@ func (k *keyRef) check(out *kms.GetPublicKeyOutput) (*publicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kmssigner: KMS key %s: parsing the public key from GetPublicKey: %w", k.id, err)
 	}
-	p := &publicKey{arn: aws.ToString(out.KeyId)}
+	p := &publicKey{arn: out.KeyId}
 	switch key := pub.(type) {
 	case *rsa.PublicKey:
 		if !k.alg.rsa {
@@ -416,7 +411,7 @@ func (k *keyRef) specFix(spec string) string {
 	switch {
 	case strings.HasPrefix(spec, "RSA_"):
 		algs = "RS256 or PS256"
-	case spec == string(types.KeySpecEccNistP256):
+	case spec == keySpecECCNISTP256:
 		algs = "ES256"
 	default:
 		return fmt.Sprintf("Gatehouse signs with RSA_2048 (or larger RSA) or ECC_NIST_P256 keys: name such a key in %s", k.setting())
@@ -429,9 +424,9 @@ func (k *keyRef) specFix(spec string) string {
 
 func suggestedSpec(alg algorithm) string {
 	if alg.rsa {
-		return string(types.KeySpecRsa2048)
+		return keySpecRSA2048
 	}
-	return string(types.KeySpecEccNistP256)
+	return keySpecECCNISTP256
 }
 
 func orUnknown(s string) string {
@@ -444,13 +439,11 @@ func orUnknown(s string) string {
 // kmsError describes a failed KMS call on k. Throttling, KMS-side faults
 // and timeouts wrap oauth.ErrUnavailable (temporarily_unavailable: the
 // client should retry); anything else is a server_error whose message names
-// the key and the likely fix. The signing input is never part of it.
+// the key and the likely fix. The signing input is never part of it: KMS's
+// messages and awsjson's errors describe the request, not its data.
 func kmsError(op string, k *keyRef, err error) error {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		if hint := hint(apiErr.ErrorCode(), op, k); hint != "" {
-			return fmt.Errorf("kmssigner: %s %s: %s: %w", op, k.id, hint, err)
-		}
+	if hint := hint(awsjson.ErrorCode(err), op, k); hint != "" {
+		return fmt.Errorf("kmssigner: %s %s: %s: %w", op, k.id, hint, err)
 	}
 	if transient(err) {
 		return fmt.Errorf("kmssigner: %s %s: %w: %w", op, k.id, oauth.ErrUnavailable, err)
@@ -460,18 +453,16 @@ func kmsError(op string, k *keyRef, err error) error {
 
 // transient reports whether err is worth a retry by the client: KMS
 // throttling, a KMS-side fault, an HTTP 5xx, a timeout or a failure to
-// reach KMS at all.
+// reach KMS at all (signing writes nothing, so a lost response loses
+// nothing) — but not the caller's own cancellation.
 func transient(err error) bool {
-	var apiErr smithy.APIError
+	var apiErr *awsjson.APIError
 	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode() {
-		case "ThrottlingException", "KMSInternalException", "DependencyTimeoutException":
+		switch apiErr.Code {
+		case "KMSInternalException", "DependencyTimeoutException":
 			return true
 		}
-	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) && status.HTTPStatusCode() >= 500 {
-		return true
+		return apiErr.Throttling() || apiErr.ServerFault()
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
@@ -480,12 +471,7 @@ func transient(err error) bool {
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return true
 	}
-	var sendErr *smithyhttp.RequestSendError
-	if errors.As(err, &sendErr) && !errors.Is(err, context.Canceled) {
-		return true
-	}
-	var quota ratelimit.QuotaExceededError
-	return errors.As(err, &quota)
+	return awsjson.IsTransport(err) && !errors.Is(err, context.Canceled)
 }
 
 // hint explains a KMS error that retrying will not fix, or returns "".

@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner/kmstest"
@@ -33,7 +34,7 @@ const (
 // keySpec is the KMS key spec each algorithm needs.
 var keySpec = map[string]string{"RS256": "RSA_2048", "PS256": "RSA_2048", "ES256": "ECC_NIST_P256"}
 
-func newSigner(t testing.TB, client *kms.Client, alg, keyID string, verify ...string) *kmssigner.Signer {
+func newSigner(t testing.TB, client *awsjson.Client, alg, keyID string, verify ...string) *kmssigner.Signer {
 	t.Helper()
 	s, err := kmssigner.New(kmssigner.Config{Client: client, Algorithm: alg, SigningKeyID: keyID, VerifyKeys: verify})
 	if err != nil {
@@ -528,7 +529,14 @@ func TestTimeoutsAndUnreachableKMS(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	down := srv.Client(t, func(o *kms.Options) { o.BaseEndpoint = aws.String("http://" + addr) })
+	down, err := awsjson.New(aws.Config{
+		Region:       kmstest.Region,
+		BaseEndpoint: aws.String("http://" + addr),
+		Credentials:  credentials.NewStaticCredentialsProvider(kmstest.AccessKeyID, kmstest.SecretAccessKey, ""),
+	}, kmssigner.Service, awsjson.Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s = newSigner(t, down, "RS256", "alias/x")
 	if _, err := s.KeyID(t.Context()); !errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("KMS unreachable: %v, want ErrUnavailable", err)

@@ -1,6 +1,8 @@
 // Package kmstest is a test double of AWS KMS: an httptest server speaking
-// KMS's JSON 1.1 protocol, so the real AWS SDK client (and the code above
-// it) runs unchanged in tests. No KMS emulator exists to install.
+// KMS's JSON 1.1 protocol, so Gatehouse's awsjson client (and the signer
+// above it) runs unchanged in tests, as does the AWS SDK's KMS client, which
+// the package's own tests use to hold the double to KMS's real protocol. No
+// KMS emulator exists to install.
 //
 // It implements the operations a signer needs — Sign, GetPublicKey and
 // DescribeKey — with real in-process keys: RSA signatures are raw PKCS #1
@@ -8,16 +10,16 @@
 // KMS returns them. Keys are addressable, as in KMS, by key id, key ARN,
 // alias name and alias ARN, in account [Account] and region [Region].
 //
-// Requests must look like the SDK's: POST / with Content-Type
+// Requests must look like KMS's clients': POST / with Content-Type
 // application/x-amz-json-1.1, X-Amz-Target TrentService.<Operation> and a
 // SigV4 Authorization header for the kms service (the signature itself is
-// not checked). Errors travel as KMS sends them: an HTTP 4xx or 5xx status
-// and a JSON body {"__type": "NotFoundException", "message": "..."}. The
-// SDK reads the type from the X-Amzn-ErrorType header if present, else from
-// "__type" (a "namespace#" prefix is stripped); KMS's modeled errors become
-// the SDK's types (*types.NotFoundException, ...), the others (such as
-// ThrottlingException and AccessDeniedException) a smithy.APIError with
-// that code.
+// not checked). Body members are matched by their exact names, as KMS does
+// (encoding/json alone would take "keyId" for KeyId); others are ignored.
+// Errors travel as KMS sends them: an HTTP 4xx or 5xx status
+// and a JSON body {"__type": "NotFoundException", "message": "..."}, which
+// awsjson reports as an *awsjson.APIError with that Code and StatusCode
+// (and the SDK as its modeled types, such as *types.NotFoundException, or
+// a smithy.APIError with that code).
 //
 // Faults are injected with [Server.Fail], [Server.FailNext] and
 // [Server.DisableKey]; [Server.Calls] and [Server.Requests] show what the
@@ -44,10 +46,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 )
 
 // The account and region of every key of the double.
@@ -56,7 +58,7 @@ const (
 	Account = "111122223333"
 )
 
-// Operation names, as in X-Amz-Target and the SDK's method names.
+// Operation names, as in X-Amz-Target (TrentService.Sign, ...).
 const (
 	OpSign         = "Sign"
 	OpGetPublicKey = "GetPublicKey"
@@ -110,35 +112,44 @@ func NewServer(t testing.TB) *Server {
 // URL is the endpoint, e.g. "http://127.0.0.1:41234".
 func (s *Server) URL() string { return s.srv.URL }
 
-// Client returns a KMS client of the AWS SDK pointed at the double: dummy
-// static credentials, region [Region], BaseEndpoint [Server.URL]. The SDK's
-// retries are off, so every injected fault reaches the caller and one API
+// Client returns a KMS client ([kmssigner.Service]) pointed at the double:
+// dummy static credentials, region [Region], endpoint [Server.URL], and an
+// HTTP client of its own with awsjson.DefaultTimeout. Retries are off
+// (MaxAttempts 1), so every injected fault reaches the caller and one API
 // call is one request; optFns may change that (for example set
-// RetryMaxAttempts: retries then happen without backoff delay).
-func (s *Server) Client(t testing.TB, optFns ...func(*kms.Options)) *kms.Client {
+// MaxAttempts: retries then happen without backoff delay, unless an
+// optFn sets Backoff too).
+func (s *Server) Client(t testing.TB, optFns ...func(*awsjson.Options)) *awsjson.Client {
 	t.Helper()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(transport.CloseIdleConnections)
-	return kms.New(kms.Options{
+	opts := awsjson.Options{
+		HTTPClient:  &http.Client{Transport: transport, Timeout: awsjson.DefaultTimeout},
+		MaxAttempts: 1,
+		Backoff:     func(int) time.Duration { return 0 },
+	}
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	client, err := awsjson.New(aws.Config{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
-		HTTPClient:   &http.Client{Transport: transport},
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 1
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-			o.RateLimiter = ratelimit.None
-		}),
-	}, optFns...)
+	}, kmssigner.Service, opts)
+	if err != nil {
+		t.Fatalf("kmstest: Client: %v", err)
+	}
+	return client
 }
 
-// Env points the standard AWS configuration (config.LoadDefaultConfig) at
-// the double, as deployed code would find KMS: it sets AWS_ENDPOINT_URL_KMS,
+// Env points the standard AWS configuration (the SDK's
+// config.LoadDefaultConfig, or Gatehouse's environment-only one) at the
+// double, as deployed code would find KMS: it sets AWS_ENDPOINT_URL_KMS,
 // AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the test. So
 // that nothing on the machine interferes, it also clears AWS_PROFILE,
 // AWS_SESSION_TOKEN, AWS_ENDPOINT_URL and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
 // points the shared config and credentials files at missing files, disables
-// the EC2 metadata service and sets AWS_MAX_ATTEMPTS=1 (no SDK retries, so
+// the EC2 metadata service and sets AWS_MAX_ATTEMPTS=1 (no retries, so
 // injected faults reach the caller at once; set it again after Env to test
 // retries, which then back off for real). Like t.Setenv, it cannot be used
 // in parallel tests.
@@ -298,7 +309,7 @@ func AliasARN(alias string) string {
 
 // Errors that [Server.Fail] and [Server.FailNext] inject, with the HTTP
 // status KMS answers them with. InternalFailure and ServiceUnavailable are
-// AWS's common errors, which the SDK knows only by status and code.
+// AWS's common errors, which clients know only by status and code.
 var errorStatus = map[string]int{
 	"ThrottlingException":        http.StatusBadRequest,
 	"DisabledException":          http.StatusBadRequest,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -142,7 +143,7 @@ func checkRequest(r *http.Request) (op string, body []byte, err *apiError) {
 // begin decodes the input, counts and records the request, waits the delay
 // and injects any fault.
 func (s *Server) begin(r *http.Request, op string, body []byte, in any, keyID func() *string, rec func(*Request)) *apiError {
-	if err := json.Unmarshal(body, in); err != nil {
+	if err := decodeMembers(body, in); err != nil {
 		return clientError("SerializationException", "%v", err)
 	}
 	req := Request{Op: op, KeyID: derefString(keyID())}
@@ -286,6 +287,29 @@ func hashOf(alg string) crypto.Hash {
 	default:
 		return crypto.SHA256
 	}
+}
+
+// decodeMembers unmarshals a request body into the input shape in (a
+// pointer to a struct whose field names are the members' names), matching
+// member names exactly as KMS does: encoding/json alone would also take
+// "keyId" for KeyId. Members of other names are ignored.
+func decodeMembers(body []byte, in any) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return err
+	}
+	t := reflect.TypeOf(in).Elem()
+	known := make(map[string]json.RawMessage, t.NumField())
+	for i := range t.NumField() {
+		if v, ok := members[t.Field(i).Name]; ok {
+			known[t.Field(i).Name] = v
+		}
+	}
+	data, err := json.Marshal(known)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, in)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
