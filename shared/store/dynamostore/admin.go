@@ -3,15 +3,11 @@ package dynamostore
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
@@ -48,13 +44,10 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 func (s *Store) ListClients(ctx context.Context) ([]*oauth.Client, error) {
 	const method = "ListClients"
 	var out []*oauth.Client
-	pages := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
-		TableName:      &s.tables.Clients,
-		ConsistentRead: aws.Bool(true),
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
+	in := &scanInput{TableName: s.tables.Clients, ConsistentRead: true, Limit: s.scanLimit}
+	for {
+		var page scanOutput
+		if err := s.db.Call(ctx, "Scan", in, &page); err != nil {
 			return nil, fail(method, "Scan", err, s.tables.Clients)
 		}
 		for _, it := range page.Items {
@@ -64,6 +57,10 @@ func (s *Store) ListClients(ctx context.Context) ([]*oauth.Client, error) {
 			}
 			out = append(out, c)
 		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 	slices.SortFunc(out, func(a, b *oauth.Client) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
@@ -96,11 +93,7 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 
 // put writes it, under condition cond if it is not empty.
 func (s *Store) put(ctx context.Context, method, table string, it item, cond, exists string) error {
-	in := &dynamodb.PutItemInput{TableName: &table, Item: it}
-	if cond != "" {
-		in.ConditionExpression = &cond
-	}
-	_, err := s.db.PutItem(ctx, in)
+	err := s.writer.Call(ctx, "PutItem", &put{TableName: table, Item: it, ConditionExpression: cond}, nil)
 	if _, ok := conditionFailed(err); ok {
 		return conflict(method, exists)
 	}
@@ -115,11 +108,11 @@ func (s *Store) delete(ctx context.Context, method, table, id string, key func(s
 	if id == "" {
 		return notFound(method, what)
 	}
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:           &table,
+	err := s.writer.Call(ctx, "DeleteItem", &deleteItemInput{
+		TableName:           table,
 		Key:                 key(id),
-		ConditionExpression: &cond,
-	})
+		ConditionExpression: cond,
+	}, nil)
 	if _, ok := conditionFailed(err); ok {
 		return notFound(method, what)
 	}
@@ -146,30 +139,35 @@ func (s *Store) specs() []tableSpec {
 	}
 }
 
-// tableWait bounds how long CreateTables waits for one table to become
-// ACTIVE.
-const tableWait = 5 * time.Minute
+// Waiting for a table to become ACTIVE: at most tableWait, polling
+// DescribeTable every tableWaitMin, doubling up to tableWaitMax (as the
+// SDK's TableExists waiter does, with its bounds of 1 s and 5 s here).
+const (
+	tableWait    = 5 * time.Minute
+	tableWaitMin = time.Second
+	tableWaitMax = 5 * time.Second
+)
 
 // CreateTables creates the tables that are missing (on-demand capacity,
 // PAY_PER_REQUEST; server-side encryption enabled, with the AWS managed KMS
-// key aws/dynamodb), waits until every table is ACTIVE, and enables TTL on expires_at for the
-// codes, tokens and sessions tables where it is not enabled yet. Existing
-// tables are left alone, but one whose partition key differs from the
-// design, or whose TTL is on another attribute, is an error. Running it
-// again is harmless.
+// key aws/dynamodb), waits until every table is ACTIVE, and enables TTL on
+// expires_at for the codes, tokens and sessions tables where it is not
+// enabled yet. Existing tables are left alone, but one whose partition key
+// differs from the design, or whose TTL is on another attribute, is an
+// error. Running it again is harmless.
 func (s *Store) CreateTables(ctx context.Context) error {
 	const method = "CreateTables"
 	var pending []string // tables not ACTIVE yet
 	for _, t := range s.specs() {
-		desc, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &t.name})
-		var rnf *types.ResourceNotFoundException
+		var desc describeTableOutput
+		err := s.db.Call(ctx, "DescribeTable", &tableName{t.name}, &desc)
 		switch {
-		case errors.As(err, &rnf):
+		case awsjson.ErrorCode(err) == codeResourceNotFound:
 			status, err := s.createTable(ctx, t)
 			if err != nil {
 				return err
 			}
-			if status != types.TableStatusActive {
+			if status != tableActive {
 				pending = append(pending, t.name)
 			}
 		case err != nil:
@@ -178,16 +176,13 @@ func (s *Store) CreateTables(ctx context.Context) error {
 			if err := checkKey(desc.Table, t); err != nil {
 				return err
 			}
-			if desc.Table.TableStatus != types.TableStatusActive {
+			if desc.Table.TableStatus != tableActive {
 				pending = append(pending, t.name)
 			}
 		}
 	}
-	waiter := dynamodb.NewTableExistsWaiter(s.db, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = time.Second, 5*time.Second
-	})
 	for _, name := range pending {
-		if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, tableWait); err != nil {
+		if err := s.waitActive(ctx, name); err != nil {
 			return fmt.Errorf("dynamostore: %s: waiting for table %s to become ACTIVE: %w", method, name, err)
 		}
 	}
@@ -203,21 +198,18 @@ func (s *Store) CreateTables(ctx context.Context) error {
 
 // createTable creates table t and returns its status. A table that
 // appeared meanwhile (another CreateTables) is fine.
-func (s *Store) createTable(ctx context.Context, t tableSpec) (types.TableStatus, error) {
-	out, err := s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: &t.name,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: &t.key, AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: &t.key, KeyType: types.KeyTypeHash},
-		},
-		BillingMode:      types.BillingModePayPerRequest,
-		SSESpecification: &types.SSESpecification{Enabled: aws.Bool(true)},
-	})
-	var inUse *types.ResourceInUseException
-	if errors.As(err, &inUse) {
-		return types.TableStatusCreating, nil
+func (s *Store) createTable(ctx context.Context, t tableSpec) (string, error) {
+	in := &createTableInput{
+		TableName:            t.name,
+		AttributeDefinitions: []attributeDefinition{{AttributeName: t.key, AttributeType: "S"}},
+		KeySchema:            []keySchemaElement{{AttributeName: t.key, KeyType: "HASH"}},
+		BillingMode:          "PAY_PER_REQUEST",
+	}
+	in.SSESpecification.Enabled = true
+	var out createTableOutput
+	err := s.db.Call(ctx, "CreateTable", in, &out)
+	if awsjson.ErrorCode(err) == codeResourceInUse {
+		return "CREATING", nil
 	}
 	if err != nil {
 		return "", fail("CreateTables", "CreateTable", err, t.name)
@@ -225,13 +217,33 @@ func (s *Store) createTable(ctx context.Context, t tableSpec) (types.TableStatus
 	return out.TableDescription.TableStatus, nil
 }
 
+// waitActive polls DescribeTable until table is ACTIVE; a table not found
+// yet is waited for too.
+func (s *Store) waitActive(ctx context.Context, table string) error {
+	ctx, cancel := context.WithTimeout(ctx, tableWait)
+	defer cancel()
+	for delay := tableWaitMin; ; delay = min(2*delay, tableWaitMax) {
+		var desc describeTableOutput
+		err := s.db.Call(ctx, "DescribeTable", &tableName{table}, &desc)
+		switch {
+		case err == nil && desc.Table.TableStatus == tableActive:
+			return nil
+		case err != nil && awsjson.ErrorCode(err) != codeResourceNotFound:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
 // checkKey reports an existing table whose partition key is not the
 // design's.
-func checkKey(desc *types.TableDescription, t tableSpec) error {
-	for _, k := range desc.KeySchema {
-		if k.KeyType == types.KeyTypeHash && aws.ToString(k.AttributeName) == t.key && len(desc.KeySchema) == 1 {
-			return nil
-		}
+func checkKey(desc tableDescription, t tableSpec) error {
+	if len(desc.KeySchema) == 1 && desc.KeySchema[0].KeyType == "HASH" && desc.KeySchema[0].AttributeName == t.key {
+		return nil
 	}
 	return fmt.Errorf("dynamostore: CreateTables: table %s exists with another key schema "+
 		"(want partition key %s of type S and no sort key); it was left alone", t.name, t.key)
@@ -240,32 +252,28 @@ func checkKey(desc *types.TableDescription, t tableSpec) error {
 // enableTTL turns on TTL on expires_at for table, unless it is on already.
 func (s *Store) enableTTL(ctx context.Context, table string) error {
 	const method = "CreateTables"
-	out, err := s.db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &table})
-	if err != nil {
+	var out describeTimeToLiveOutput
+	if err := s.db.Call(ctx, "DescribeTimeToLive", &tableName{table}, &out); err != nil {
 		return fail(method, "DescribeTimeToLive", err, table)
 	}
 	d := out.TimeToLiveDescription
 	if d == nil {
-		d = &types.TimeToLiveDescription{TimeToLiveStatus: types.TimeToLiveStatusDisabled}
+		d = &timeToLiveDescription{TimeToLiveStatus: ttlDisabled}
 	}
 	switch d.TimeToLiveStatus {
-	case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
-		if name := aws.ToString(d.AttributeName); name != attrExpiresAt {
+	case ttlEnabled, ttlEnabling:
+		if d.AttributeName != attrExpiresAt {
 			return fmt.Errorf("dynamostore: %s: table %s has TTL on %q, want %q; it was left alone",
-				method, table, name, attrExpiresAt)
+				method, table, d.AttributeName, attrExpiresAt)
 		}
 		return nil
-	case types.TimeToLiveStatusDisabling:
+	case ttlDisabling:
 		return fmt.Errorf("dynamostore: %s: TTL of table %s is being disabled; run again once it is DISABLED", method, table)
 	}
-	_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName: &table,
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String(attrExpiresAt),
-			Enabled:       aws.Bool(true),
-		},
-	})
-	if err != nil {
+	in := &updateTimeToLiveInput{TableName: table}
+	in.TimeToLiveSpecification.AttributeName = attrExpiresAt
+	in.TimeToLiveSpecification.Enabled = true
+	if err := s.db.Call(ctx, "UpdateTimeToLive", in, nil); err != nil {
 		return fail(method, "UpdateTimeToLive", err, table)
 	}
 	return nil

@@ -1,17 +1,12 @@
 package dynamostore_test
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
-	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
@@ -24,36 +19,44 @@ import (
 func TestUseAssertionIDItem(t *testing.T) {
 	client := dynamotest.Client(t)
 	tables := dynamotest.CreateTables(t, client)
-	var puts []map[string]types.AttributeValue
-	s := dynamostore.New(dynamotest.Client(t, capturePuts(&puts)), tables)
+	var mu sync.Mutex
+	var puts []dynamotest.Item
+	s := dynamostore.New(dynamotest.Client(t, capture("PutItem", func(body []byte) {
+		var in struct{ Item dynamotest.Item }
+		if err := json.Unmarshal(body, &in); err != nil {
+			t.Errorf("PutItem request: %v", err)
+		}
+		mu.Lock()
+		puts = append(puts, in.Item)
+		mu.Unlock()
+	})), tables)
 	exp := time.Unix(time.Now().Add(time.Hour).Unix(), 0)
 	mustOK(t, s.UseAssertionID(t.Context(), "client-1", "jti-1", exp))
 	if len(puts) != 1 {
 		t.Fatalf("%d PutItem calls, want 1", len(puts))
 	}
 	it := puts[0]
-	pk, _ := it["pk"].(*types.AttributeValueMemberS)
-	n, _ := it["expires_at"].(*types.AttributeValueMemberN)
-	nonce, _ := it["nonce"].(*types.AttributeValueMemberS)
+	pk := it.S("pk")
+	n, _ := it.N("expires_at")
 	switch {
-	case pk == nil || len(pk.Value) != len("jti_asrt#")+43 || pk.Value[:9] != "jti_asrt#":
+	case len(pk) != len("jti_asrt#")+43 || pk[:9] != "jti_asrt#":
 		t.Errorf("pk = %v, want jti_asrt#<43 characters>", it["pk"])
-	case n == nil || n.Value != strconv.FormatInt(exp.Unix(), 10):
+	case n != exp.Unix():
 		t.Errorf("expires_at = %v, want %d", it["expires_at"], exp.Unix())
-	case nonce == nil || nonce.Value == "":
+	case it.S("nonce") == "":
 		t.Errorf("nonce = %v, want a random string", it["nonce"])
 	case len(it) != 3:
 		t.Errorf("item has %d attributes, want 3 (pk, expires_at, nonce): %v", len(it), it)
 	}
-	got, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: &tables.Tokens,
-		Key: map[string]types.AttributeValue{"pk": pk}, ConsistentRead: aws.Bool(true)})
-	if err != nil || got.Item == nil {
-		t.Fatalf("the marker is not in the tokens table: %v", err)
+	if got := dynamotest.GetItem(t, client, tables.Tokens, dynamotest.Item{"pk": it["pk"]}); got == nil {
+		t.Fatal("the marker is not in the tokens table")
+	} else if got.String() != it.String() {
+		t.Errorf("stored %v, sent %v", got, it)
 	}
 }
 
 // TestUseAssertionIDLostResponse: when the response to the first attempt
-// is lost and the SDK retries, the retry meets the item its own first
+// is lost and the client retries, the retry meets the item its own first
 // attempt wrote: that is no replay. A later use of the id still is.
 func TestUseAssertionIDLostResponse(t *testing.T) {
 	var lose atomic.Int64
@@ -77,9 +80,9 @@ func TestUseAssertionIDLostResponse(t *testing.T) {
 // TestUseAssertionIDThrottled: throttling is ErrUnavailable (and not
 // written), never a conflict.
 func TestUseAssertionIDThrottled(t *testing.T) {
-	s := dynamotest.NewStore(t, noRetries, failWith(func(op string) error {
+	s := dynamotest.NewStore(t, noRetries, failWith(func(op string) *answer {
 		if op == "PutItem" {
-			return &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}
+			return throttling()
 		}
 		return nil
 	}))
@@ -89,53 +92,5 @@ func TestUseAssertionIDThrottled(t *testing.T) {
 	}
 	if err := s.UseAssertionID(t.Context(), "", "jti", time.Now()); err == nil {
 		t.Error("an empty client id was accepted")
-	}
-}
-
-// capturePuts records the items of PutItem calls.
-func capturePuts(into *[]map[string]types.AttributeValue) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("test.capturePuts",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-					middleware.InitializeOutput, middleware.Metadata, error,
-				) {
-					if put, ok := in.Parameters.(*dynamodb.PutItemInput); ok {
-						*into = append(*into, put.Item)
-					}
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		})
-	}
-}
-
-// lostResponse is a retryable transport error, as the SDK sees a
-// connection that broke after the request was sent.
-type lostResponse struct{}
-
-func (lostResponse) Error() string        { return "connection reset after the request was sent" }
-func (lostResponse) RetryableError() bool { return true }
-
-// loseResponses lets the next *n attempts of op reach DynamoDB, then
-// throws their responses away and reports a retryable error, as a
-// connection lost after the write would. attempts counts every attempt.
-func loseResponses(op string, n, attempts *atomic.Int64) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("test.loseResponse",
-				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
-					middleware.FinalizeOutput, middleware.Metadata, error,
-				) {
-					if middleware.GetOperationName(ctx) != op {
-						return next.HandleFinalize(ctx, in)
-					}
-					attempts.Add(1)
-					out, md, err := next.HandleFinalize(ctx, in)
-					if err == nil && n.Add(-1) >= 0 {
-						return middleware.FinalizeOutput{}, md, lostResponse{}
-					}
-					return out, md, err
-				}), middleware.After)
-		})
 	}
 }

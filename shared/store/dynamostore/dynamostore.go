@@ -1,6 +1,8 @@
 // Package dynamostore is Gatehouse's production oauth.Store: five DynamoDB
-// tables reached with aws-sdk-go-v2. docs/dynamodb.md describes the tables,
-// their keys and attributes, and every access pattern.
+// tables reached through shared/awsjson (DynamoDB's JSON protocol, signed
+// with the SDK's SigV4 signer; the request and response shapes are in
+// wire.go). docs/dynamodb.md describes the tables, their keys and
+// attributes, and every access pattern.
 //
 // Each oauth.Store method makes one DynamoDB call. Two exceptions, both
 // rare: GetRefreshToken and AccessTokenRevoked ask again for keys their
@@ -18,13 +20,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
+
+// Service is DynamoDB, for awsjson.New: JSON 1.0, X-Amz-Target
+// DynamoDB_20120810.<operation>, responses checked against x-amz-crc32.
+var Service = awsjson.Service{
+	ID:             "DynamoDB",
+	EndpointPrefix: "dynamodb",
+	TargetPrefix:   "DynamoDB_20120810",
+	JSONVersion:    "1.0",
+	CRC32:          true,
+}
 
 // Tables names the five tables.
 type Tables struct{ Clients, Users, Codes, Tokens, Sessions string }
@@ -38,15 +46,27 @@ type Store struct {
 	// before the store is shared.
 	Now func() time.Time
 
-	db     *dynamodb.Client
+	db *awsjson.Client
+	// writer is db, also retrying TransactionConflictException, for the
+	// single-item writes: DynamoDB refuses, without applying it, a write to
+	// an item an ongoing transaction holds, so repeating it is as safe as
+	// sending it.
+	writer *awsjson.Client
 	tables Tables
+	// scanLimit, if not zero, is the Limit of every Scan (tests).
+	scanLimit int
 }
 
 var _ oauth.Store = (*Store)(nil)
 
-// New returns a store on the given tables. It makes no network call.
-func New(client *dynamodb.Client, tables Tables) *Store {
-	return &Store{Now: time.Now, db: client, tables: tables}
+// New returns a store on the given tables, reached through db (a client of
+// Service). It makes no network call.
+func New(db *awsjson.Client, tables Tables) *Store {
+	s := &Store{Now: time.Now, db: db, tables: tables}
+	if db != nil {
+		s.writer = db.WithRetryCodes(codeTransactionConflict)
+	}
+	return s
 }
 
 // now is the store's clock in epoch seconds, the unit of expires_at. With
@@ -69,17 +89,6 @@ const (
 	condGrantNotRevoked = "attribute_not_exists(pk) OR expires_at <= :now"
 	condExtend          = "attribute_not_exists(pk) OR expires_at < :k"
 )
-
-// errTransactionConflict is the error code of a single-item write that met
-// an in-flight transaction on the same item.
-const errTransactionConflict = "TransactionConflictException"
-
-// retryTransactionConflicts makes the SDK retry a single-item write that
-// met a transaction (with its usual backoff): safe for writes whose
-// condition makes a repeat harmless.
-func retryTransactionConflicts(o *dynamodb.Options) {
-	o.Retryer = retry.AddWithErrorCodes(o.Retryer, errTransactionConflict)
-}
 
 // GetClient returns the client with this ID (GetItem; eventually
 // consistent: clients change rarely, and callers cache them anyway).
@@ -124,12 +133,12 @@ func (s *Store) CreateCode(ctx context.Context, code *oauth.AuthorizationCode) e
 	if code.Hash == "" || code.GrantID == "" {
 		return fmt.Errorf("dynamostore: %s: code without hash or grant id", method)
 	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 &s.tables.Codes,
+	err := s.writer.Call(ctx, "PutItem", &put{
+		TableName:                 s.tables.Codes,
 		Item:                      codeItem(code),
-		ConditionExpression:       aws.String(condNewCode),
+		ConditionExpression:       condNewCode,
 		ExpressionAttributeValues: item{":now": num(s.now())},
-	})
+	}, nil)
 	if _, ok := conditionFailed(err); ok {
 		return conflict(method, "authorization code already exists")
 	}
@@ -181,22 +190,22 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, first 
 func (s *Store) redeem(ctx context.Context, codeHash, grantID string, first *oauth.RefreshToken) error {
 	const method = "RedeemCode"
 	now := s.now()
-	actions := make([]types.TransactWriteItem, 0, 3)
+	actions := make([]transactWriteItem, 0, 3)
 	actions = append(actions,
-		types.TransactWriteItem{Update: &types.Update{
-			TableName:           &s.tables.Codes,
+		transactWriteItem{Update: &update{
+			TableName:           s.tables.Codes,
 			Key:                 codeKey(codeHash),
-			UpdateExpression:    aws.String("SET redeemed = :true"),
-			ConditionExpression: aws.String(condRedeem),
+			UpdateExpression:    "SET redeemed = :true",
+			ConditionExpression: condRedeem,
 			ExpressionAttributeValues: item{":true": valTrue, ":false": valFalse,
 				":now": num(now), ":gid": str(grantID)},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			ReturnValuesOnConditionCheckFailure: allOld,
 		}},
-		types.TransactWriteItem{ConditionCheck: s.grantNotRevoked(grantID, now)})
+		transactWriteItem{ConditionCheck: s.grantNotRevoked(grantID, now)})
 	if first != nil {
-		actions = append(actions, types.TransactWriteItem{Put: s.refreshTokenPut(first, now)})
+		actions = append(actions, transactWriteItem{Put: s.refreshTokenPut(first, now)})
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: actions})
+	err := s.transact(ctx, actions)
 	if err == nil {
 		return nil
 	}
@@ -234,13 +243,24 @@ func (s *Store) redeem(ctx context.Context, codeHash, grantID string, first *oau
 
 // grantNotRevoked is the ConditionCheck that grant grantID has no live
 // revocation marker.
-func (s *Store) grantNotRevoked(grantID string, now int64) *types.ConditionCheck {
-	return &types.ConditionCheck{
-		TableName:                 &s.tables.Tokens,
+func (s *Store) grantNotRevoked(grantID string, now int64) *conditionCheck {
+	return &conditionCheck{
+		TableName:                 s.tables.Tokens,
 		Key:                       grantKey(grantID),
-		ConditionExpression:       aws.String(condGrantNotRevoked),
+		ConditionExpression:       condGrantNotRevoked,
 		ExpressionAttributeValues: item{":now": num(now)},
 	}
+}
+
+// transact runs the actions in one TransactWriteItems, with a fresh
+// ClientRequestToken: the client's retries of this call (after a server
+// fault or a lost response) repeat the token, so a transaction that
+// already landed is not applied again, nor reported as failed.
+func (s *Store) transact(ctx context.Context, actions []transactWriteItem) error {
+	return s.db.Call(ctx, "TransactWriteItems", &transactWriteItemsInput{
+		TransactItems:      actions,
+		ClientRequestToken: requestToken(),
+	}, nil)
 }
 
 // CreateRefreshToken stores the first refresh token of a new grant
@@ -250,13 +270,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, token *oauth.RefreshToke
 	if token.Hash == "" {
 		return fmt.Errorf("dynamostore: %s: empty refresh token hash", method)
 	}
-	put := s.refreshTokenPut(token, s.now())
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 put.TableName,
-		Item:                      put.Item,
-		ConditionExpression:       put.ConditionExpression,
-		ExpressionAttributeValues: put.ExpressionAttributeValues,
-	})
+	err := s.writer.Call(ctx, "PutItem", s.refreshTokenPut(token, s.now()), nil)
 	if _, ok := conditionFailed(err); ok {
 		return conflict(method, "refresh token already exists")
 	}
@@ -267,11 +281,11 @@ func (s *Store) CreateRefreshToken(ctx context.Context, token *oauth.RefreshToke
 }
 
 // refreshTokenPut is the conditional Put that stores a new refresh token.
-func (s *Store) refreshTokenPut(t *oauth.RefreshToken, now int64) *types.Put {
-	return &types.Put{
-		TableName:                 &s.tables.Tokens,
+func (s *Store) refreshTokenPut(t *oauth.RefreshToken, now int64) *put {
+	return &put{
+		TableName:                 s.tables.Tokens,
 		Item:                      refreshTokenItem(t),
-		ConditionExpression:       aws.String(condNewToken),
+		ConditionExpression:       condNewToken,
 		ExpressionAttributeValues: item{":now": num(now)},
 	}
 }
@@ -326,20 +340,18 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *oa
 		return conflict(method, "refresh token already exists")
 	}
 	now := s.now()
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:           &s.tables.Tokens,
-				Key:                 refreshTokenKey(oldHash),
-				UpdateExpression:    aws.String("SET rotated = :true"),
-				ConditionExpression: aws.String(condRotate),
-				ExpressionAttributeValues: item{":true": valTrue, ":false": valFalse,
-					":now": num(now), ":gid": str(next.GrantID)},
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}},
-			{Put: s.refreshTokenPut(next, now)},
-			{ConditionCheck: s.grantNotRevoked(next.GrantID, now)},
-		},
+	err := s.transact(ctx, []transactWriteItem{
+		{Update: &update{
+			TableName:           s.tables.Tokens,
+			Key:                 refreshTokenKey(oldHash),
+			UpdateExpression:    "SET rotated = :true",
+			ConditionExpression: condRotate,
+			ExpressionAttributeValues: item{":true": valTrue, ":false": valFalse,
+				":now": num(now), ":gid": str(next.GrantID)},
+			ReturnValuesOnConditionCheckFailure: allOld,
+		}},
+		{Put: s.refreshTokenPut(next, now)},
+		{ConditionCheck: s.grantNotRevoked(next.GrantID, now)},
 	})
 	if err == nil {
 		return nil
@@ -393,15 +405,16 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 }
 
 // extendMarker sets the revocation marker key to expire at until, unless it
-// already expires later.
+// already expires later. A TransactionConflictException (the marker is in
+// a rotation's ConditionCheck) is retried, as for every single-item write.
 func (s *Store) extendMarker(ctx context.Context, method string, key item, until time.Time) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.tables.Tokens,
+	err := s.writer.Call(ctx, "UpdateItem", &update{
+		TableName:                 s.tables.Tokens,
 		Key:                       key,
-		UpdateExpression:          aws.String("SET expires_at = :k"),
-		ConditionExpression:       aws.String(condExtend),
+		UpdateExpression:          "SET expires_at = :k",
+		ConditionExpression:       condExtend,
 		ExpressionAttributeValues: item{":k": epoch(until)},
-	}, retryTransactionConflicts)
+	}, nil)
 	if _, ok := conditionFailed(err); ok {
 		return nil // the marker already lasts at least as long
 	}
@@ -449,7 +462,7 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti, grantID string) (bo
 // until expiresAt: one PutItem of jti_asrt#<hash> with the condition that
 // no live item has that key. ErrConflict if one has: a replay.
 //
-// The item carries a random nonce. Should the SDK retry a put whose first
+// The item carries a random nonce. Should the client retry a put whose first
 // attempt landed (the response was lost), the retry fails its condition
 // on the item it wrote itself; ALL_OLD returns that item, whose nonce
 // tells the store the use was its own, not a replay.
@@ -459,17 +472,17 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 		return fmt.Errorf("dynamostore: %s: empty client id or jti", method)
 	}
 	nonce := oauth.RandomToken()[:22]
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.tables.Tokens,
+	err := s.writer.Call(ctx, "PutItem", &put{
+		TableName: s.tables.Tokens,
 		Item: item{
 			attrPK:        str(assertionIDKey(clientID, jti)),
 			attrExpiresAt: epoch(expiresAt),
 			attrNonce:     str(nonce),
 		},
-		ConditionExpression:                 aws.String(condNewToken),
+		ConditionExpression:                 condNewToken,
 		ExpressionAttributeValues:           item{":now": num(s.now())},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+		ReturnValuesOnConditionCheckFailure: allOld,
+	}, nil)
 	if old, ok := conditionFailed(err); ok {
 		r := reader{it: old}
 		if old != nil && r.s(attrNonce) == nonce {
@@ -490,12 +503,12 @@ func (s *Store) CreateSession(ctx context.Context, sess *oauth.Session) error {
 	if sess.Hash == "" {
 		return fmt.Errorf("dynamostore: %s: empty session hash", method)
 	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 &s.tables.Sessions,
+	err := s.writer.Call(ctx, "PutItem", &put{
+		TableName:                 s.tables.Sessions,
 		Item:                      sessionItem(sess),
-		ConditionExpression:       aws.String(condNewSession),
+		ConditionExpression:       condNewSession,
 		ExpressionAttributeValues: item{":now": num(s.now())},
-	})
+	}, nil)
 	if _, ok := conditionFailed(err); ok {
 		return conflict(method, "session already exists")
 	}
@@ -530,10 +543,10 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	if hash == "" {
 		return nil
 	}
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.tables.Sessions,
+	err := s.writer.Call(ctx, "DeleteItem", &deleteItemInput{
+		TableName: s.tables.Sessions,
 		Key:       sessionKey(hash),
-	})
+	}, nil)
 	if err != nil {
 		return fail(method, "DeleteItem", err, s.tables.Sessions)
 	}
@@ -542,11 +555,8 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 
 // getItem reads the item with this key, nil if there is none.
 func (s *Store) getItem(ctx context.Context, method, table string, key item, consistent bool) (item, error) {
-	in := &dynamodb.GetItemInput{TableName: &table, Key: key}
-	if consistent {
-		in.ConsistentRead = aws.Bool(true)
-	}
-	out, err := s.db.GetItem(ctx, in)
+	var out getItemOutput
+	err := s.db.Call(ctx, "GetItem", &getItemInput{TableName: table, Key: key, ConsistentRead: consistent}, &out)
 	if err != nil {
 		return nil, fail(method, "GetItem", err, table)
 	}
@@ -574,17 +584,17 @@ const (
 // for again after a backoff, a few times, then the read is ErrUnavailable.
 func (s *Store) batchGetTokens(ctx context.Context, method string, keys ...item) (map[string]item, error) {
 	table := s.tables.Tokens
-	req := map[string]types.KeysAndAttributes{table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	req := map[string]keysAndAttributes{table: {Keys: keys, ConsistentRead: true}}
 	found := make(map[string]item, len(keys))
 	wait := batchBackoff
 	for retries := 0; ; retries++ {
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
+		var out batchGetItemOutput
+		if err := s.db.Call(ctx, "BatchGetItem", &batchGetItemInput{RequestItems: req}, &out); err != nil {
 			return nil, fail(method, "BatchGetItem", err, table)
 		}
 		for _, it := range out.Responses[table] {
-			if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
-				found[pk.Value] = it
+			if pk := it[attrPK]; pk.typ == typeS {
+				found[pk.s] = it
 			}
 		}
 		if len(out.UnprocessedKeys[table].Keys) == 0 {

@@ -1,7 +1,7 @@
 package dynamostore_test
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
@@ -36,8 +34,16 @@ func TestConformance(t *testing.T) {
 // for the network.
 func TestNewMakesNoCall(t *testing.T) {
 	var calls dynamotest.Calls
-	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:1")},
-		calls.Option)
+	var opts awsjson.Options
+	calls.Option(&opts)
+	client, err := awsjson.New(aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://127.0.0.1:1"),
+		Credentials:  credentials.NewStaticCredentialsProvider("id", "secret", ""),
+	}, dynamostore.Service, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := dynamostore.New(client, dynamotest.Tables())
 	if n := calls.Total(); n != 0 {
 		t.Errorf("New made %d calls", n)
@@ -52,8 +58,14 @@ func TestNewMakesNoCall(t *testing.T) {
 // changes nothing.
 func TestCreateTables(t *testing.T) {
 	var calls dynamotest.Calls
-	var creates sync.Map // table name → *dynamodb.CreateTableInput
-	client := dynamotest.Client(t, calls.Option, captureCreateTable(&creates))
+	var creates sync.Map // table name → CreateTable request
+	client := dynamotest.Client(t, calls.Option, capture("CreateTable", func(body []byte) {
+		var in createTableRequest
+		if err := json.Unmarshal(body, &in); err != nil {
+			t.Errorf("CreateTable request: %v", err)
+		}
+		creates.Store(in.TableName, in)
+	}))
 	tables := dynamotest.Tables()
 	t.Cleanup(func() { dynamotest.DeleteTables(t, client, tables) })
 	s := dynamostore.New(client, tables)
@@ -82,35 +94,29 @@ func TestCreateTables(t *testing.T) {
 		{tables.Tokens, "pk", true},
 		{tables.Sessions, "session_hash", true},
 	} {
-		d, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &c.table})
-		if err != nil {
-			t.Fatal(err)
-		}
+		var d struct{ Table tableDescription }
+		mustOK(t, client.Call(ctx, "DescribeTable", map[string]string{"TableName": c.table}, &d))
 		tab := d.Table
-		if tab.TableStatus != types.TableStatusActive {
+		if tab.TableStatus != "ACTIVE" {
 			t.Errorf("%s: status %s", c.table, tab.TableStatus)
 		}
-		if len(tab.KeySchema) != 1 || aws.ToString(tab.KeySchema[0].AttributeName) != c.key ||
-			tab.KeySchema[0].KeyType != types.KeyTypeHash {
+		if len(tab.KeySchema) != 1 || tab.KeySchema[0].AttributeName != c.key || tab.KeySchema[0].KeyType != "HASH" {
 			t.Errorf("%s: key schema %+v, want partition key %s", c.table, tab.KeySchema, c.key)
 		}
-		if tab.BillingModeSummary == nil || tab.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
+		if len(tab.AttributeDefinitions) != 1 || tab.AttributeDefinitions[0] != (attributeDefinition{c.key, "S"}) {
+			t.Errorf("%s: attribute definitions %+v, want %s of type S", c.table, tab.AttributeDefinitions, c.key)
+		}
+		if tab.BillingModeSummary == nil || tab.BillingModeSummary.BillingMode != "PAY_PER_REQUEST" {
 			t.Errorf("%s: billing %+v, want PAY_PER_REQUEST", c.table, tab.BillingModeSummary)
 		}
 		// DynamoDB Local does not describe encryption: check the request.
 		if in, ok := creates.Load(c.table); !ok {
 			t.Errorf("%s: no CreateTable request seen", c.table)
-		} else if sse := in.(*dynamodb.CreateTableInput).SSESpecification; sse == nil || !aws.ToBool(sse.Enabled) {
+		} else if sse := in.(createTableRequest).SSESpecification; sse == nil || !sse.Enabled {
 			t.Errorf("%s: CreateTable with SSESpecification %+v, want enabled", c.table, sse)
 		}
-		ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &c.table})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d2 := ttl.TimeToLiveDescription
-		enabled := d2 != nil && d2.TimeToLiveStatus == types.TimeToLiveStatusEnabled
-		if enabled != c.ttl || (c.ttl && aws.ToString(d2.AttributeName) != "expires_at") {
-			t.Errorf("%s: TTL %+v, want enabled=%v on expires_at", c.table, d2, c.ttl)
+		if got, want := describeTTL(t, client, c.table), map[bool]string{true: "ENABLED expires_at", false: "DISABLED"}[c.ttl]; got != want {
+			t.Errorf("%s: TTL %s, want %s", c.table, got, want)
 		}
 	}
 }
@@ -134,12 +140,9 @@ func TestCreateTablesLeavesExistingAlone(t *testing.T) {
 		tables := dynamotest.Tables()
 		t.Cleanup(func() { dynamotest.DeleteTables(t, client, tables) })
 		createTable(t, client, tables.Sessions, "session_hash")
-		_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &tables.Sessions,
-			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("ttl"), Enabled: aws.Bool(true)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = dynamostore.New(client, tables).CreateTables(ctx)
+		mustOK(t, client.Call(ctx, "UpdateTimeToLive", map[string]any{"TableName": tables.Sessions,
+			"TimeToLiveSpecification": map[string]any{"AttributeName": "ttl", "Enabled": true}}, nil))
+		err := dynamostore.New(client, tables).CreateTables(ctx)
 		if err == nil || !strings.Contains(err.Error(), tables.Sessions) || !strings.Contains(err.Error(), "ttl") {
 			t.Fatalf("CreateTables over a table with TTL on ttl: error %v", err)
 		}
@@ -151,24 +154,52 @@ func TestCreateTablesLeavesExistingAlone(t *testing.T) {
 		if err := dynamostore.New(client, tables).CreateTables(ctx); err != nil {
 			t.Fatal(err)
 		}
-		ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &tables.Codes})
-		if err != nil || ttl.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
-			t.Errorf("TTL of an existing codes table: %+v, %v; want enabled", ttl, err)
+		if got := describeTTL(t, client, tables.Codes); got != "ENABLED expires_at" {
+			t.Errorf("TTL of an existing codes table: %s; want ENABLED on expires_at", got)
 		}
 	})
 }
 
-func createTable(t *testing.T, client *dynamodb.Client, name, key string) {
-	t.Helper()
-	_, err := client.CreateTable(t.Context(), &dynamodb.CreateTableInput{
-		TableName:            &name,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: &key, AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: &key, KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatal(err)
+// The shapes of the table requests and descriptions the tests send and
+// read (DynamoDB API reference).
+type (
+	keySchemaElement    struct{ AttributeName, KeyType string }
+	attributeDefinition struct{ AttributeName, AttributeType string }
+	createTableRequest  struct {
+		TableName            string
+		AttributeDefinitions []attributeDefinition
+		KeySchema            []keySchemaElement
+		BillingMode          string
+		SSESpecification     *struct{ Enabled bool } `json:",omitempty"`
 	}
+	tableDescription struct {
+		TableStatus          string
+		KeySchema            []keySchemaElement
+		AttributeDefinitions []attributeDefinition
+		BillingModeSummary   *struct{ BillingMode string }
+	}
+)
+
+// createTable creates table name with partition key key (a string).
+func createTable(t *testing.T, client *awsjson.Client, name, key string) {
+	t.Helper()
+	mustOK(t, client.Call(t.Context(), "CreateTable", createTableRequest{
+		TableName:            name,
+		AttributeDefinitions: []attributeDefinition{{key, "S"}},
+		KeySchema:            []keySchemaElement{{key, "HASH"}},
+		BillingMode:          "PAY_PER_REQUEST",
+	}, nil))
+}
+
+// describeTTL returns the TTL status of table, and its attribute if any:
+// "ENABLED expires_at", "DISABLED".
+func describeTTL(t *testing.T, client *awsjson.Client, table string) string {
+	t.Helper()
+	var out struct {
+		TimeToLiveDescription struct{ TimeToLiveStatus, AttributeName string }
+	}
+	mustOK(t, client.Call(t.Context(), "DescribeTimeToLive", map[string]string{"TableName": table}, &out))
+	return strings.TrimSpace(out.TimeToLiveDescription.TimeToLiveStatus + " " + out.TimeToLiveDescription.AttributeName)
 }
 
 // TestMissingTables: every kind of call on a missing table says which
@@ -213,7 +244,9 @@ func second[T any](_ T, err error) error { return err }
 
 func TestClientAdmin(t *testing.T) {
 	// Scan pages of two items, so ListClients must follow pagination.
-	s := dynamotest.NewStore(t, setScanLimit(2))
+	var calls dynamotest.Calls
+	s := dynamotest.NewStore(t, calls.Option)
+	dynamostore.SetScanLimit(s, 2)
 	ctx := t.Context()
 	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("ListClients on an empty table = %v, %v; want none", list, err)
@@ -238,8 +271,12 @@ func TestClientAdmin(t *testing.T) {
 		t.Errorf("DeleteClient of a missing client: error %v, want ErrNotFound", err)
 	}
 
+	calls.Reset()
 	list, err := s.ListClients(ctx)
 	mustOK(t, err)
+	if n := calls.Count("Scan"); n < 3 {
+		t.Errorf("ListClients of 5 clients, 2 a page, made %d Scan calls, want 3 or more", n)
+	}
 	var got []string
 	for _, c := range list {
 		got = append(got, c.ID+"="+c.Name)
@@ -492,11 +529,12 @@ func TestClockDecidesExpiry(t *testing.T) {
 	}
 }
 
-// Faults. These inject errors through the SDK's middleware stack, so the
-// store sees exactly what the SDK would hand it.
+// Faults. These are injected on the wire (faults_test.go), so the store
+// sees exactly what its client makes of DynamoDB's answers.
 
-// TestThrottlingIsUnavailable: throttling that outlasts the SDK's retries
-// is ErrUnavailable, for plain calls and for cancelled transactions.
+// TestThrottlingIsUnavailable: throttling that outlasts the client's
+// retries is ErrUnavailable and ErrNotWritten, for plain calls and for
+// cancelled transactions.
 func TestThrottlingIsUnavailable(t *testing.T) {
 	client := dynamotest.Client(t)
 	tables := dynamotest.CreateTables(t, client)
@@ -505,31 +543,140 @@ func TestThrottlingIsUnavailable(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
 	mustOK(t, s.CreateCode(ctx, code))
-	throttled := dynamostore.New(dynamotest.Client(t, noRetries, failWith(func(string) error {
-		return &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}
-	})), tables)
+	var calls dynamotest.Calls
+	throttled := dynamostore.New(dynamotest.Client(t, fastRetries, failWith(func(string) *answer { return throttling() }), calls.Option), tables)
 	if _, err := throttled.GetCode(ctx, code.Hash); !errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("GetCode throttled: error %v, want ErrUnavailable", err)
+	}
+	if n := calls.Count("GetItem"); n != 3 {
+		t.Errorf("GetCode throttled: %d attempts, want 3 (throttling is retried)", n)
 	}
 	if _, err := throttled.GetRefreshToken(ctx, "g", "h"); !errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("GetRefreshToken throttled: error %v, want ErrUnavailable", err)
 	}
-	canceledFor := dynamostore.New(dynamotest.Client(t, failWith(func(op string) error {
+	for name, err := range map[string]error{
+		"CreateCode":  throttled.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}),
+		"RedeemCode":  throttled.RedeemCode(ctx, code.Hash, code.GrantID, nil),
+		"RevokeGrant": throttled.RevokeGrant(ctx, "g", exp),
+	} {
+		if !errors.Is(err, oauth.ErrUnavailable) || !errors.Is(err, oauth.ErrNotWritten) {
+			t.Errorf("%s throttled: error %v, want ErrUnavailable and ErrNotWritten", name, err)
+		}
+	}
+	canceledFor := dynamostore.New(dynamotest.Client(t, failWith(func(op string) *answer {
 		return cancellation(op, "ThrottlingError")
 	})), tables)
 	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
-	if err := canceledFor.RedeemCode(ctx, code.Hash, first.GrantID, first); !errors.Is(err, oauth.ErrUnavailable) {
-		t.Errorf("RedeemCode cancelled for throttling: error %v, want ErrUnavailable", err)
+	for name, err := range map[string]error{
+		"RedeemCode":         canceledFor.RedeemCode(ctx, code.Hash, first.GrantID, first),
+		"RotateRefreshToken": canceledFor.RotateRefreshToken(ctx, "h", first),
+	} {
+		if !errors.Is(err, oauth.ErrUnavailable) || !errors.Is(err, oauth.ErrNotWritten) {
+			t.Errorf("%s cancelled for throttling: error %v, want ErrUnavailable and ErrNotWritten", name, err)
+		}
 	}
-	if err := canceledFor.RotateRefreshToken(ctx, "h", first); !errors.Is(err, oauth.ErrUnavailable) {
-		t.Errorf("RotateRefreshToken cancelled for throttling: error %v, want ErrUnavailable", err)
+	if got, err := s.GetCode(ctx, code.Hash); err != nil || got.Redeemed {
+		t.Errorf("code after throttled redemptions = %+v, %v; want unredeemed", got, err)
+	}
+}
+
+// TestServerFaultIsUnavailable: a server fault (HTTP 5xx) or a network
+// failure that outlasts the retries is ErrUnavailable but not
+// ErrNotWritten: a write may have landed.
+func TestServerFaultIsUnavailable(t *testing.T) {
+	tables := dynamotest.CreateTables(t, dynamotest.Client(t))
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	for name, opt := range map[string]func(*awsjson.Options){
+		"InternalServerError": failWith(func(string) *answer { return serverError() }),
+		"unreachable":         unreachable("PutItem"),
+	} {
+		var calls dynamotest.Calls
+		s := dynamostore.New(dynamotest.Client(t, fastRetries, opt, calls.Option), tables)
+		err := s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp})
+		if !errors.Is(err, oauth.ErrUnavailable) || errors.Is(err, oauth.ErrNotWritten) {
+			t.Errorf("%s: CreateCode: error %v, want ErrUnavailable without ErrNotWritten", name, err)
+		}
+		if name == "InternalServerError" && calls.Count("PutItem") != 3 {
+			t.Errorf("%s: %d attempts, want 3 (server faults are retried)", name, calls.Count("PutItem"))
+		}
+	}
+}
+
+// TestLostResponses: a write whose responses are all lost may have
+// landed: ErrUnavailable, not ErrNotWritten. When only the first is lost,
+// the retry of a transaction that landed (same ClientRequestToken)
+// succeeds, rather than failing on its own write.
+func TestLostResponses(t *testing.T) {
+	var lose, attempts atomic.Int64
+	var tokens []string
+	var mu sync.Mutex
+	s := dynamotest.NewStore(t, fastRetries, loseResponses("TransactWriteItems", &lose, &attempts),
+		capture("TransactWriteItems", func(body []byte) {
+			var in struct{ ClientRequestToken string }
+			_ = json.Unmarshal(body, &in)
+			mu.Lock()
+			tokens = append(tokens, in.ClientRequestToken)
+			mu.Unlock()
+		}))
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
+	mustOK(t, s.CreateCode(ctx, code))
+	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: code.GrantID, ExpiresAt: exp}
+
+	lose.Store(1)
+	if err := s.RedeemCode(ctx, code.Hash, code.GrantID, first); err != nil {
+		t.Fatalf("RedeemCode whose first response was lost: %v", err)
+	}
+	if n := attempts.Load(); n != 2 || len(tokens) != 2 || tokens[0] != tokens[1] || tokens[0] == "" {
+		t.Fatalf("%d attempts with request tokens %q; want 2 with one token", n, tokens)
+	}
+	if got, err := s.GetCode(ctx, code.Hash); err != nil || !got.Redeemed {
+		t.Errorf("code after RedeemCode = %+v, %v; want redeemed", got, err)
+	}
+	if _, err := s.GetRefreshToken(ctx, code.GrantID, first.Hash); err != nil {
+		t.Errorf("first refresh token: %v", err)
+	}
+	if err := s.RedeemCode(ctx, code.Hash, code.GrantID, nil); !errors.Is(err, oauth.ErrConflict) {
+		t.Errorf("a second redemption: error %v, want ErrConflict", err)
+	}
+
+	tokens = nil
+	next := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: code.GrantID, ExpiresAt: exp}
+	lose.Store(1)
+	mustOK(t, s.RotateRefreshToken(ctx, first.Hash, next))
+	if len(tokens) != 2 || tokens[0] != tokens[1] {
+		t.Errorf("RotateRefreshToken's attempts sent request tokens %q, want one token twice", tokens)
+	}
+
+	tokens = nil
+	lose.Store(100)
+	last := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: code.GrantID, ExpiresAt: exp}
+	err := s.RotateRefreshToken(ctx, next.Hash, last)
+	if !errors.Is(err, oauth.ErrUnavailable) || errors.Is(err, oauth.ErrNotWritten) || errors.Is(err, oauth.ErrConflict) {
+		t.Errorf("RotateRefreshToken, every response lost: error %v, want ErrUnavailable without ErrNotWritten", err)
+	}
+	if len(tokens) != 3 || tokens[0] != tokens[2] {
+		t.Errorf("attempts sent request tokens %q, want one token thrice", tokens)
+	}
+	// It did land: the next rotation finds next rotated.
+	if got, err := s.GetRefreshToken(ctx, code.GrantID, next.Hash); err != nil || !got.Rotated {
+		t.Errorf("token after the lost rotation = %+v, %v; want rotated", got, err)
+	}
+	lose.Store(0)
+	if err := s.RedeemCode(ctx, oauth.RandomToken(), "g", nil); !errors.Is(err, oauth.ErrNotFound) {
+		t.Errorf("a new call with a new token: error %v, want ErrNotFound", err)
+	}
+	if tokens[len(tokens)-1] == tokens[0] {
+		t.Error("two calls sent the same request token")
 	}
 }
 
 // TestTransactionConflictIsConflict: a transaction cancelled because
 // another transaction held an item lost a race: ErrConflict.
 func TestTransactionConflictIsConflict(t *testing.T) {
-	s := dynamotest.NewStore(t, failWith(func(op string) error { return cancellation(op, "TransactionConflict") }))
+	s := dynamotest.NewStore(t, failWith(func(op string) *answer { return cancellation(op, "TransactionConflict") }))
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
@@ -541,14 +688,16 @@ func TestTransactionConflictIsConflict(t *testing.T) {
 	}
 }
 
-// TestRevokeRetriesTransactionConflicts: a revocation that meets an
-// in-flight rotation (TransactionConflictException) is retried, and is
-// ErrUnavailable only if the conflicts persist.
-func TestRevokeRetriesTransactionConflicts(t *testing.T) {
+// TestWritesRetryTransactionConflicts: a single-item write that meets an
+// in-flight transaction (TransactionConflictException: refused, nothing
+// written) is retried — a revocation meeting a rotation's ConditionCheck
+// of the grant's marker, say — and is ErrUnavailable and ErrNotWritten
+// only if the conflicts persist.
+func TestWritesRetryTransactionConflicts(t *testing.T) {
 	var failures atomic.Int64
-	s := dynamotest.NewStore(t, fastRetries, failInRetryLoop(func(op string) error {
-		if op == "UpdateItem" && failures.Add(-1) >= 0 {
-			return &types.TransactionConflictException{Message: aws.String("in a transaction")}
+	s := dynamotest.NewStore(t, fastRetries, failWith(func(op string) *answer {
+		if (op == "UpdateItem" || op == "PutItem" || op == "DeleteItem") && failures.Add(-1) >= 0 {
+			return transactionConflict()
 		}
 		return nil
 	}))
@@ -560,9 +709,17 @@ func TestRevokeRetriesTransactionConflicts(t *testing.T) {
 	if revoked, err := s.AccessTokenRevoked(ctx, "j", "g"); err != nil || !revoked {
 		t.Errorf("after RevokeGrant with two conflicts: revoked = %v, %v", revoked, err)
 	}
+	sess := &oauth.Session{Hash: oauth.RandomToken(), ExpiresAt: exp}
+	failures.Store(2)
+	mustOK(t, s.CreateSession(ctx, sess))
+	failures.Store(2)
+	mustOK(t, s.DeleteSession(ctx, sess.Hash))
+	if _, err := s.GetSession(ctx, sess.Hash); !errors.Is(err, oauth.ErrNotFound) {
+		t.Errorf("GetSession after DeleteSession: error %v, want ErrNotFound", err)
+	}
 	failures.Store(100)
-	if err := s.RevokeAccessToken(ctx, "j", exp); !errors.Is(err, oauth.ErrUnavailable) {
-		t.Errorf("RevokeAccessToken with endless conflicts: error %v, want ErrUnavailable", err)
+	if err := s.RevokeAccessToken(ctx, "j", exp); !errors.Is(err, oauth.ErrUnavailable) || !errors.Is(err, oauth.ErrNotWritten) {
+		t.Errorf("RevokeAccessToken with endless conflicts: error %v, want ErrUnavailable and ErrNotWritten", err)
 	}
 }
 
@@ -596,119 +753,46 @@ func TestUnprocessedKeys(t *testing.T) {
 	}
 }
 
-// noRetries makes the SDK give up after the first attempt.
-func noRetries(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
-
-// fastRetries retries without waiting.
-func fastRetries(o *dynamodb.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-		so.MaxAttempts = 3
-		so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-	})
-}
-
-// failWith answers every call for which fault returns an error with that
-// error, before it reaches DynamoDB (and before the SDK's retries).
-func failWith(fault func(op string) error) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("test.fault",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-					middleware.InitializeOutput, middleware.Metadata, error,
-				) {
-					if err := fault(middleware.GetOperationName(ctx)); err != nil {
-						return middleware.InitializeOutput{}, middleware.Metadata{}, err
-					}
-					return next.HandleInitialize(ctx, in)
-				}), middleware.After)
-		})
-	}
-}
-
-// failInRetryLoop is failWith inside the SDK's retry loop: each attempt
-// asks fault.
-func failInRetryLoop(fault func(op string) error) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("test.fault",
-				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
-					middleware.FinalizeOutput, middleware.Metadata, error,
-				) {
-					if err := fault(middleware.GetOperationName(ctx)); err != nil {
-						return middleware.FinalizeOutput{}, middleware.Metadata{}, err
-					}
-					return next.HandleFinalize(ctx, in)
-				}), middleware.After)
-		})
-	}
-}
-
-// cancellation is a TransactionCanceledException for op TransactWriteItems
-// whose first action failed with reason; nil for other operations.
-func cancellation(op, reason string) error {
-	if op != "TransactWriteItems" {
-		return nil
-	}
-	return &types.TransactionCanceledException{
-		Message: aws.String(fmt.Sprintf("Transaction cancelled [%s]", reason)),
-		CancellationReasons: []types.CancellationReason{
-			{Code: aws.String(reason)}, {Code: aws.String("None")}, {Code: aws.String("None")},
-		},
-	}
-}
-
-// leaveUnprocessed makes the next *n BatchGetItem answers return every key
-// as unprocessed, as DynamoDB does under throttling.
-func leaveUnprocessed(n *atomic.Int64) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("test.unprocessed",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-					middleware.InitializeOutput, middleware.Metadata, error,
-				) {
-					out, md, err := next.HandleInitialize(ctx, in)
-					req, ok := in.Parameters.(*dynamodb.BatchGetItemInput)
-					if err == nil && ok && n.Add(-1) >= 0 {
-						res := out.Result.(*dynamodb.BatchGetItemOutput)
-						res.Responses, res.UnprocessedKeys = nil, req.RequestItems
-					}
-					return out, md, err
-				}), middleware.After)
-		})
-	}
-}
-
-// captureCreateTable records the CreateTable requests by table name.
-func captureCreateTable(into *sync.Map) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("test.captureCreateTable",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-					middleware.InitializeOutput, middleware.Metadata, error,
-				) {
-					if req, ok := in.Parameters.(*dynamodb.CreateTableInput); ok {
-						into.Store(aws.ToString(req.TableName), req)
-					}
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		})
-	}
-}
-
-// setScanLimit makes every Scan return at most n items a page.
-func setScanLimit(n int32) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("test.scanLimit",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-					middleware.InitializeOutput, middleware.Metadata, error,
-				) {
-					if scan, ok := in.Parameters.(*dynamodb.ScanInput); ok {
-						scan.Limit = aws.Int32(n)
-					}
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		})
+// TestUnreadableItems: an item of the wrong shape in a table (not written
+// by this package) is an error naming the table, never a key, and neither
+// ErrNotFound nor a zero value.
+func TestUnreadableItems(t *testing.T) {
+	client := dynamotest.Client(t)
+	tables := dynamotest.CreateTables(t, client)
+	s := dynamostore.New(client, tables)
+	ctx := t.Context()
+	later := time.Now().Add(time.Hour).Unix()
+	S, N, BOOL := dynamotest.S, dynamotest.N, dynamotest.BOOL
+	dynamotest.PutItem(t, client, tables.Clients, dynamotest.Item{"client_id": S("c-secret-id"),
+		"redirect_uris": S("https://x/cb")})
+	dynamotest.PutItem(t, client, tables.Users, dynamotest.Item{"username": S("alice"), "subject": N(1)})
+	dynamotest.PutItem(t, client, tables.Codes, dynamotest.Item{"code_hash": S("code-hash"),
+		"expires_at": N(later), "redeemed": S("no")})
+	dynamotest.PutItem(t, client, tables.Tokens, dynamotest.Item{"pk": S("rt#token-hash"),
+		"expires_at": N(later), "grant_id": S("g"), "rotated": BOOL(false), "scope": N(7)})
+	dynamotest.PutItem(t, client, tables.Sessions, dynamotest.Item{"session_hash": S("session-hash"),
+		"expires_at": N(later), "auth_time": S("yesterday")})
+	for name, c := range map[string]struct {
+		err        error
+		table, key string
+	}{
+		"GetClient":       {second(s.GetClient(ctx, "c-secret-id")), tables.Clients, "c-secret-id"},
+		"ListClients":     {second(s.ListClients(ctx)), tables.Clients, "c-secret-id"},
+		"GetUser":         {second(s.GetUser(ctx, "alice")), tables.Users, "alice"},
+		"GetCode":         {second(s.GetCode(ctx, "code-hash")), tables.Codes, "code-hash"},
+		"GetRefreshToken": {second(s.GetRefreshToken(ctx, "g", "token-hash")), tables.Tokens, "token-hash"},
+		"GetSession":      {second(s.GetSession(ctx, "session-hash")), tables.Sessions, "session-hash"},
+	} {
+		switch {
+		case c.err == nil:
+			t.Errorf("%s of an unreadable item: no error", name)
+		case !strings.Contains(c.err.Error(), "unreadable item in table "+c.table):
+			t.Errorf("%s: error %q, want one naming the unreadable item's table", name, c.err)
+		case strings.Contains(c.err.Error(), c.key):
+			t.Errorf("%s: error %q shows the item's key", name, c.err)
+		case errors.Is(c.err, oauth.ErrNotFound) || errors.Is(c.err, oauth.ErrUnavailable):
+			t.Errorf("%s: error %v is ErrNotFound or ErrUnavailable", name, c.err)
+		}
 	}
 }
 

@@ -9,20 +9,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
-// Records are marshaled by the small explicit functions below rather than
-// the SDK's reflection-based attributevalue package: fewer allocations, no
-// struct tags to keep in step with docs/dynamodb.md, and less work at a
-// Lambda's cold start. Times are epoch seconds (N); lists of scopes are one
+// Records are marshaled by the small explicit functions below, to items of
+// attribute values (value.go), rather than by reflection: fewer
+// allocations, no struct tags to keep in step with docs/dynamodb.md, and
+// less work at a Lambda's cold start. Times are epoch seconds (N); lists of scopes are one
 // space-separated S, as in OAuth's "scope" parameter (RFC 6749 §3.3); empty
 // optional strings and lists are omitted and read back as empty.
-
-// item is one DynamoDB item.
-type item = map[string]types.AttributeValue
 
 // Attribute names, as documented in docs/dynamodb.md.
 const (
@@ -80,20 +75,15 @@ const (
 	prefixAssertionID = "jti_asrt#"
 )
 
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func num(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
-func boolean(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
-
-func epoch(t time.Time) types.AttributeValue { return num(t.Unix()) }
+func str(v string) value      { return value{typ: typeS, s: v} }
+func num(v int64) value       { return value{typ: typeN, s: strconv.FormatInt(v, 10)} }
+func boolean(v bool) value    { return value{typ: typeBOOL, b: v} }
+func epoch(t time.Time) value { return num(t.Unix()) }
 
 // Shared attribute values of conditions.
 var (
-	valTrue  types.AttributeValue = &types.AttributeValueMemberBOOL{Value: true}
-	valFalse types.AttributeValue = &types.AttributeValueMemberBOOL{Value: false}
+	valTrue  = boolean(true)
+	valFalse = boolean(false)
 )
 
 // putS sets attribute name to v unless v is empty.
@@ -108,11 +98,11 @@ func putL(it item, name string, vs []string) {
 	if len(vs) == 0 {
 		return
 	}
-	l := make([]types.AttributeValue, len(vs))
+	l := make([]value, len(vs))
 	for i, v := range vs {
 		l[i] = str(v)
 	}
-	it[name] = &types.AttributeValueMemberL{Value: l}
+	it[name] = value{typ: typeL, l: l}
 }
 
 // putWords sets attribute name to the space-separated words unless there
@@ -133,40 +123,43 @@ type reader struct {
 	err error
 }
 
-func (r *reader) fail(name, want string, got types.AttributeValue) {
+func (r *reader) fail(name, want string, got value) {
 	if r.err == nil {
-		r.err = fmt.Errorf("attribute %s is %T, want %s", name, got, want)
+		r.err = fmt.Errorf("attribute %s is %s, want %s", name, got.typ, want)
 	}
+}
+
+// get returns attribute name if it is present and of type typ; an
+// attribute of another type is an error.
+func (r *reader) get(name, typ string) (value, bool) {
+	v, ok := r.it[name]
+	if !ok {
+		return value{}, false
+	}
+	if v.typ != typ {
+		r.fail(name, typ, v)
+		return value{}, false
+	}
+	return v, true
 }
 
 // s returns the S attribute name, "" if it is absent.
 func (r *reader) s(name string) string {
-	switch v := r.it[name].(type) {
-	case nil:
-		return ""
-	case *types.AttributeValueMemberS:
-		return v.Value
-	default:
-		r.fail(name, "S", v)
-		return ""
-	}
+	v, _ := r.get(name, typeS)
+	return v.s
 }
 
 // n returns the integer N attribute name and whether it is present.
 func (r *reader) n(name string) (int64, bool) {
-	switch v := r.it[name].(type) {
-	case nil:
-		return 0, false
-	case *types.AttributeValueMemberN:
-		n, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil && r.err == nil {
-			r.err = fmt.Errorf("attribute %s: %w", name, err)
-		}
-		return n, err == nil
-	default:
-		r.fail(name, "N", v)
+	v, ok := r.get(name, typeN)
+	if !ok {
 		return 0, false
 	}
+	n, err := strconv.ParseInt(v.s, 10, 64)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("attribute %s: %w", name, err)
+	}
+	return n, err == nil
 }
 
 // time returns the epoch-seconds attribute name, the zero time if absent.
@@ -179,37 +172,25 @@ func (r *reader) time(name string) time.Time {
 
 // b returns the BOOL attribute name, false if absent.
 func (r *reader) b(name string) bool {
-	switch v := r.it[name].(type) {
-	case nil:
-		return false
-	case *types.AttributeValueMemberBOOL:
-		return v.Value
-	default:
-		r.fail(name, "BOOL", v)
-		return false
-	}
+	v, _ := r.get(name, typeBOOL)
+	return v.b
 }
 
 // l returns the list of strings name, nil if absent.
 func (r *reader) l(name string) []string {
-	switch v := r.it[name].(type) {
-	case nil:
-		return nil
-	case *types.AttributeValueMemberL:
-		out := make([]string, len(v.Value))
-		for i, e := range v.Value {
-			s, ok := e.(*types.AttributeValueMemberS)
-			if !ok {
-				r.fail(name+"[]", "S", e)
-				return nil
-			}
-			out[i] = s.Value
-		}
-		return out
-	default:
-		r.fail(name, "L", v)
+	v, ok := r.get(name, typeL)
+	if !ok {
 		return nil
 	}
+	out := make([]string, len(v.l))
+	for i, e := range v.l {
+		if e.typ != typeS {
+			r.fail(name+"[]", typeS, e)
+			return nil
+		}
+		out[i] = e.s
+	}
+	return out
 }
 
 // words returns the space-separated words of the S attribute name, nil if

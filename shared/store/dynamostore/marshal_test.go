@@ -1,12 +1,12 @@
 package dynamostore
 
 import (
+	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -202,18 +202,21 @@ func TestUnreadableItems(t *testing.T) {
 	}{
 		"number as string": {item{"code_hash": str("h"), "expires_at": str("soon")},
 			func(it item) error { _, err := codeFrom(it); return err }},
-		"bad number": {item{"code_hash": str("h"), "expires_at": &types.AttributeValueMemberN{Value: "1.5"}},
+		"bad number": {item{"code_hash": str("h"), "expires_at": value{typ: typeN, s: "1.5"}},
 			func(it item) error { _, err := codeFrom(it); return err }},
 		"bool as string": {item{"pk": str("rt#h"), "rotated": str("yes")},
 			func(it item) error { _, err := refreshTokenFrom(it); return err }},
-		"list of numbers": {item{"client_id": str("c"), "redirect_uris": &types.AttributeValueMemberL{
-			Value: []types.AttributeValue{num(1)}}},
+		"list of numbers": {item{"client_id": str("c"), "redirect_uris": value{typ: typeL, l: []value{num(1)}}},
 			func(it item) error { _, err := clientFrom(it); return err }},
 		"not a refresh token": {item{"pk": str("grant#g")},
 			func(it item) error { _, err := refreshTokenFrom(it); return err }},
 		"jwks not JSON": {item{"client_id": str("c"), "jwks": str("{keys")},
 			func(it item) error { _, err := clientFrom(it); return err }},
-		"jwks as a map": {item{"client_id": str("c"), "jwks": &types.AttributeValueMemberM{}},
+		"list as a string set": {item{"client_id": str("c"), "grant_types": value{typ: "SS"}},
+			func(it item) error { _, err := clientFrom(it); return err }},
+		"null subject": {item{"session_hash": str("h"), "subject": value{typ: "NULL", b: true}},
+			func(it item) error { _, err := sessionFrom(it); return err }},
+		"jwks as a map": {item{"client_id": str("c"), "jwks": value{typ: "M"}},
 			func(it item) error { _, err := clientFrom(it); return err }},
 	} {
 		if err := c.from(c.it); err == nil {
@@ -236,34 +239,86 @@ func wantItem(t *testing.T, it item, want map[string]string) {
 	}
 }
 
+// show shows an item's attributes, sorted by name: a=S:x,b=N:1.
 func show(it item) string {
 	var parts []string
 	for k, v := range it {
 		parts = append(parts, k+"="+showValue(v))
 	}
+	slices.Sort(parts)
 	return strings.Join(parts, ",")
 }
 
-func showValue(v types.AttributeValue) string {
-	switch v := v.(type) {
-	case nil:
+func showValue(v value) string {
+	switch v.typ {
+	case "":
 		return "<absent>"
-	case *types.AttributeValueMemberS:
-		return "S:" + v.Value
-	case *types.AttributeValueMemberN:
-		return "N:" + v.Value
-	case *types.AttributeValueMemberBOOL:
-		if v.Value {
+	case typeS, typeN:
+		return v.typ + ":" + v.s
+	case typeBOOL:
+		if v.b {
 			return "BOOL:true"
 		}
 		return "BOOL:false"
-	case *types.AttributeValueMemberL:
+	case typeL:
 		var parts []string
-		for _, e := range v.Value {
+		for _, e := range v.l {
 			parts = append(parts, showValue(e))
 		}
 		return "L:[" + strings.Join(parts, " ") + "]"
 	default:
-		return "?"
+		return v.typ + ":?"
+	}
+}
+
+// TestItemJSON: items travel as DynamoDB JSON, one member per value named
+// by its type, and come back as they went.
+func TestItemJSON(t *testing.T) {
+	it := clientItem(&oauth.Client{ID: "app", RedirectURIs: []string{"https://x/cb", "https://y/cb"},
+		AccessTokenLifetime: 90 * time.Second})
+	it["flag"] = valTrue
+	it["empty"] = str("")
+	data, err := json.Marshal(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"access_token_lifetime":{"N":"90"},"client_id":{"S":"app"},"empty":{"S":""},"flag":{"BOOL":true},` +
+		`"redirect_uris":{"L":[{"S":"https://x/cb"},{"S":"https://y/cb"}]}}`
+	if string(data) != want {
+		t.Errorf("JSON = %s, want %s", data, want)
+	}
+	var back item
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, it) {
+		t.Errorf("round trip = %s, want %s", show(back), show(it))
+	}
+	// An empty list is [], never null.
+	if data, err := json.Marshal(value{typ: typeL}); err != nil || string(data) != `{"L":[]}` {
+		t.Errorf("empty list = %s, %v", data, err)
+	}
+	if _, err := json.Marshal(value{}); err == nil {
+		t.Error("a value without a type was written")
+	}
+}
+
+// TestValueUnmarshal: a value of a type the store never writes keeps its
+// type name (the readers reject it); an object of other than one member
+// is malformed.
+func TestValueUnmarshal(t *testing.T) {
+	var it item
+	data := `{"a":{"SS":["x","y"]},"b":{"M":{"c":{"S":"d"}}},"c":{"NULL":true},"d":{"L":[{"N":"1"},{"B":"AAE="}]}}`
+	if err := json.Unmarshal([]byte(data), &it); err != nil {
+		t.Fatal(err)
+	}
+	if got := show(it); got != "a=SS:?,b=M:?,c=NULL:?,d=L:[N:1 B:?]" {
+		t.Errorf("read %s", got)
+	}
+	for _, bad := range []string{`{}`, `{"S":"a","N":"1"}`, `{"S":1}`, `{"BOOL":"yes"}`, `{"L":{}}`, `"S"`} {
+		var v value
+		if err := json.Unmarshal([]byte(bad), &v); err == nil {
+			t.Errorf("%s: read as %s, want an error", bad, showValue(v))
+		}
 	}
 }

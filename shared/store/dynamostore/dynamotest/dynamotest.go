@@ -1,5 +1,6 @@
-// Package dynamotest gives tests a DynamoDB Local client and a
-// dynamostore.Store on fresh tables.
+// Package dynamotest gives tests a DynamoDB Local client (an
+// awsjson.Client), a dynamostore.Store on fresh tables, and raw item
+// access for assertions.
 //
 // DynamoDB Local is found through AWS_ENDPOINT_URL_DYNAMODB, which `make
 // test` sets after starting it (scripts/dynamodb-local.sh). Without it the
@@ -10,29 +11,66 @@
 //	eval "$(scripts/dynamodb-local.sh start)"
 //	go test ./shared/store/dynamostore/...
 //	scripts/dynamodb-local.sh stop
+//
+// The API:
+//
+//	const EnvEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+//	const EnvRequired = "GATEHOUSE_TEST_DYNAMODB"
+//	func Endpoint(t testing.TB) string
+//	func Client(t testing.TB, optFns ...func(*awsjson.Options)) *awsjson.Client
+//	func Tables() dynamostore.Tables
+//	func NewStore(t testing.TB, optFns ...func(*awsjson.Options)) *dynamostore.Store
+//	func CreateTables(t testing.TB, client *awsjson.Client) dynamostore.Tables
+//	func DeleteTables(t testing.TB, client *awsjson.Client, tables dynamostore.Tables)
+//	type Calls = awsjsontest.Calls // install with Client(t, calls.Option)
+//
+// Raw items, for what a test wants to see in a table as DynamoDB holds it
+// (items.go):
+//
+//	type AttributeValue struct{ Type string; Value json.RawMessage }
+//	func S(v string) AttributeValue
+//	func N(v int64) AttributeValue
+//	func BOOL(v bool) AttributeValue
+//	func (v AttributeValue) String() string // S:abc, N:42, BOOL:true, L:[{"S":"a"}]
+//	type Item map[string]AttributeValue
+//	func (it Item) Type(name string) string         // "" if absent
+//	func (it Item) S(name string) string            // "" if absent or not an S
+//	func (it Item) N(name string) (int64, bool)     // false if absent, not an N or not an integer
+//	func (it Item) BOOL(name string) bool           // false if absent or not a BOOL
+//	func (it Item) String() string                  // {name=S:abc, …}, sorted by name
+//	func GetItem(t testing.TB, client *awsjson.Client, table string, key Item) Item  // nil if none
+//	func ScanItems(t testing.TB, client *awsjson.Client, table string) []Item
+//	func PutItem(t testing.TB, client *awsjson.Client, table string, it Item)
+//
+// For example, the grant id of an authorization code and the live refresh
+// tokens of a grant:
+//
+//	code := dynamotest.GetItem(t, db, tables.Codes, dynamotest.Item{"code_hash": dynamotest.S(hash)})
+//	grantID := code.S("grant_id")
+//	for _, it := range dynamotest.ScanItems(t, db, tables.Tokens) {
+//		exp, _ := it.N("expires_at")
+//		if strings.HasPrefix(it.S("pk"), "rt#") && it.S("grant_id") == grantID && !it.BOOL("rotated") && now < exp { … }
+//	}
 package dynamotest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
+	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/awsjson/awsjsontest"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 // EnvEndpoint is the variable naming DynamoDB Local's URL, the one the AWS
-// SDK itself reads.
+// SDK (and awsjson) reads.
 const EnvEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
 
 // EnvRequired, set to 1, makes a missing DynamoDB Local fail the tests
@@ -56,24 +94,30 @@ func Endpoint(t testing.TB) string {
 	return ""
 }
 
-// Client returns a client for DynamoDB Local, skipping t without one (see
-// Endpoint). Credentials and region come from the usual variables, or are
-// dummies ("local", us-east-1); the shared AWS config files are not read.
-// Response checksum validation is off (DynamoDB Local's error responses
-// would log checksum noise). optFns may add middlewares, such as a Calls
-// counter or a fault injector, through Options.APIOptions.
-func Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+// Client returns a client of dynamostore.Service for DynamoDB Local,
+// skipping t without one (see Endpoint). Credentials and region come from
+// the usual variables, or are dummies ("local", us-east-1); the shared AWS
+// config files are not read. optFns tune its awsjson.Options: a Calls
+// counter (calls.Option), a fault injector (awsjsontest.Wrap), MaxAttempts
+// or Backoff.
+func Client(t testing.TB, optFns ...func(*awsjson.Options)) *awsjson.Client {
 	t.Helper()
 	endpoint := Endpoint(t)
-	region := envOr("AWS_REGION", envOr("AWS_DEFAULT_REGION", "us-east-1"))
-	opts := dynamodb.Options{
-		Region:       region,
+	cfg := aws.Config{
+		Region:       envOr("AWS_REGION", envOr("AWS_DEFAULT_REGION", "us-east-1")),
 		BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(
 			envOr("AWS_ACCESS_KEY_ID", "local"), envOr("AWS_SECRET_ACCESS_KEY", "local"), ""),
-		DisableValidateResponseChecksum: true,
 	}
-	return dynamodb.New(opts, optFns...)
+	var opts awsjson.Options
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	client, err := awsjson.New(cfg, dynamostore.Service, opts)
+	if err != nil {
+		t.Fatalf("DynamoDB Local client: %v", err)
+	}
+	return client
 }
 
 func envOr(name, fallback string) string {
@@ -100,17 +144,19 @@ func Tables() dynamostore.Tables {
 
 // NewStore returns a store on freshly created, uniquely named tables
 // (CreateTables), which t's cleanup deletes. It skips t without DynamoDB
-// Local (see Endpoint). optFns configure its client, as in Client.
-func NewStore(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamostore.Store {
+// Local (see Endpoint). optFns configure its client, as in Client; the
+// tables are created and deleted through a plain client, so counters and
+// fault injectors see only the store's calls.
+func NewStore(t testing.TB, optFns ...func(*awsjson.Options)) *dynamostore.Store {
 	t.Helper()
-	client := Client(t, optFns...)
-	return dynamostore.New(client, CreateTables(t, client))
+	tables := CreateTables(t, Client(t))
+	return dynamostore.New(Client(t, optFns...), tables)
 }
 
 // CreateTables creates a fresh, uniquely named set of tables with
 // dynamostore's CreateTables and returns their names; t's cleanup deletes
 // them.
-func CreateTables(t testing.TB, client *dynamodb.Client) dynamostore.Tables {
+func CreateTables(t testing.TB, client *awsjson.Client) dynamostore.Tables {
 	t.Helper()
 	tables := Tables()
 	t.Cleanup(func() { DeleteTables(t, client, tables) })
@@ -124,87 +170,22 @@ func CreateTables(t testing.TB, client *dynamodb.Client) dynamostore.Tables {
 
 // DeleteTables deletes the tables, reporting failures other than a table
 // that does not exist.
-func DeleteTables(t testing.TB, client *dynamodb.Client, tables dynamostore.Tables) {
+func DeleteTables(t testing.TB, client *awsjson.Client, tables dynamostore.Tables) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, name := range []string{tables.Clients, tables.Users, tables.Codes, tables.Tokens, tables.Sessions} {
-		_, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		if err != nil && !isNotFound(err) {
+		err := client.Call(ctx, "DeleteTable", struct{ TableName string }{name}, nil)
+		if err != nil && awsjson.ErrorCode(err) != "ResourceNotFoundException" {
 			t.Errorf("deleting test table %s: %v", name, err)
 		}
 	}
 }
 
-func isNotFound(err error) bool {
-	var rnf *types.ResourceNotFoundException
-	return errors.As(err, &rnf)
-}
-
-// Calls counts the DynamoDB operations a client makes, by name
-// ("GetItem", "TransactWriteItems", ...), once per operation however often
-// the SDK retries it. Add it with Client(t, calls.Option) and read it with
-// Count, Total and Reset; it is safe for concurrent use.
-type Calls struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-// Option installs the counter on a client (a dynamodb.Options function).
-func (c *Calls) Option(o *dynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("dynamotest.Calls",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-				middleware.InitializeOutput, middleware.Metadata, error,
-			) {
-				c.add(middleware.GetOperationName(ctx))
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	})
-}
-
-func (c *Calls) add(op string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.counts == nil {
-		c.counts = map[string]int{}
-	}
-	c.counts[op]++
-}
-
-// Count returns how many op calls were made since the last Reset.
-func (c *Calls) Count(op string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.counts[op]
-}
-
-// Total returns how many calls of any operation were made since the last
-// Reset.
-func (c *Calls) Total() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, v := range c.counts {
-		n += v
-	}
-	return n
-}
-
-// Counts returns a copy of the counts by operation since the last Reset.
-func (c *Calls) Counts() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.counts))
-	for k, v := range c.counts {
-		out[k] = v
-	}
-	return out
-}
-
-// Reset sets every count to zero.
-func (c *Calls) Reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.counts = nil
-}
+// Calls counts the DynamoDB requests a client sends, by operation
+// ("GetItem", "TransactWriteItems", ...): every attempt counts, retries
+// included, when they reach the counter (see awsjsontest.Wrap for the
+// order of wrappers). Install it with Client(t, calls.Option) and read it
+// with Count, Total, Counts and Reset; the zero value is ready, and it is
+// safe for concurrent use.
+type Calls = awsjsontest.Calls
