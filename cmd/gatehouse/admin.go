@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
@@ -106,7 +104,7 @@ func (t *tableFlags) resolve(getenv func(string) string) (dynamostore.Tables, er
 // newDynamoDB returns the DynamoDB client: the test's, or one from the
 // standard AWS configuration whose credential failures are marked so that
 // explain can recognize them.
-func (c *cli) newDynamoDB(ctx context.Context) (*dynamodb.Client, error) {
+func (c *cli) newDynamoDB(ctx context.Context) (*awsjson.Client, error) {
 	if c.dynamoDB != nil {
 		return c.dynamoDB(ctx)
 	}
@@ -114,11 +112,14 @@ func (c *cli) newDynamoDB(ctx context.Context) (*dynamodb.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
 	}
-	return app.NewDynamoDBClient(cfg, func(o *dynamodb.Options) {
-		if o.Credentials != nil {
-			o.Credentials = markedCredentials{o.Credentials}
-		}
-	}), nil
+	if cfg.Credentials != nil {
+		cfg.Credentials = markedCredentials{cfg.Credentials}
+	}
+	client, err := app.NewDynamoDBClient(cfg)
+	if err != nil {
+		return nil, c.explain(err, "")
+	}
+	return client, nil
 }
 
 // loadAWSConfig is the standard AWS configuration (the SDK's
@@ -169,7 +170,6 @@ func (c *cli) explain(err error, table string) error {
 		return nil
 	}
 	var ce *credentialsError
-	var rnf *types.ResourceNotFoundException
 	var mr *aws.MissingRegionError
 	var op *net.OpError
 	endpoint := c.getenv("AWS_ENDPOINT_URL_DYNAMODB")
@@ -178,9 +178,9 @@ func (c *cli) explain(err error, table string) error {
 		return fmt.Errorf("no AWS credentials found: configure them the standard AWS way, e.g. AWS_PROFILE=name "+
 			"(after `aws configure` or `aws sso login`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "+
 			"(any dummy values for DynamoDB Local)\n(%v)", err)
-	case errors.As(err, &mr) || strings.Contains(err.Error(), "Missing Region"):
+	case errors.Is(err, awsjson.ErrNoRegion) || errors.As(err, &mr):
 		return errors.New("no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1), or a region in your AWS profile")
-	case errors.As(err, &rnf):
+	case awsjson.ErrorCode(err) == "ResourceNotFoundException":
 		what := "a table is missing"
 		if table != "" {
 			what = fmt.Sprintf("table %s does not exist", table)

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
@@ -34,7 +33,7 @@ type result struct {
 // harness runs gatehouse commands on fresh tables of DynamoDB Local.
 type harness struct {
 	t      *testing.T
-	client *dynamodb.Client
+	client *awsjson.Client
 	tables dynamostore.Tables
 	store  *dynamostore.Store // to check what the commands stored
 	env    map[string]string
@@ -83,7 +82,7 @@ func (h *harness) run(stdin string, args ...string) result {
 	var out, errOut bytes.Buffer
 	c := &cli{
 		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, env: mapEnv(h.env),
-		dynamoDB: func(context.Context) (*dynamodb.Client, error) {
+		dynamoDB: func(context.Context) (*awsjson.Client, error) {
 			if h.client == nil {
 				h.t.Errorf("gatehouse %q: an offline test reached for DynamoDB", args)
 				return nil, errors.New("no DynamoDB in this test")
@@ -155,11 +154,13 @@ func TestTablesCreate(t *testing.T) {
 		}
 	}
 	for _, name := range []string{h.tables.Codes, h.tables.Tokens, h.tables.Sessions} {
-		out, err := h.client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name})
-		if err != nil {
+		var out struct {
+			TimeToLiveDescription struct{ AttributeName, TimeToLiveStatus string }
+		}
+		if err := h.client.Call(ctx, "DescribeTimeToLive", map[string]string{"TableName": name}, &out); err != nil {
 			t.Fatal(err)
 		}
-		if d := out.TimeToLiveDescription; d == nil || d.AttributeName == nil || *d.AttributeName != "expires_at" {
+		if d := out.TimeToLiveDescription; d.AttributeName != "expires_at" || d.TimeToLiveStatus != "ENABLED" {
 			t.Errorf("table %s: TTL %+v", name, d)
 		}
 	}

@@ -16,10 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
@@ -331,9 +329,9 @@ func printSeed(w io.Writer, tw *tabwriter.Writer, a *app.App) {
 
 // checkTables makes sure every table exists before serving, so a missing
 // one is reported at once, with what to do, rather than on every request.
-func (c *cli) checkTables(ctx context.Context, client *dynamodb.Client, t dynamostore.Tables) error {
+func (c *cli) checkTables(ctx context.Context, client *awsjson.Client, t dynamostore.Tables) error {
 	for _, name := range []string{t.Clients, t.Users, t.Codes, t.Tokens, t.Sessions} {
-		if _, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {
+		if err := client.Call(ctx, "DescribeTable", map[string]string{"TableName": name}, nil); err != nil {
 			return c.explain(err, name)
 		}
 	}

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 )
 
@@ -25,7 +24,7 @@ func (h *harness) startServe(args ...string) string {
 	var stdout, stderr syncBuffer
 	c := &cli{
 		stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, env: mapEnv(h.env),
-		dynamoDB: func(context.Context) (*dynamodb.Client, error) { return h.client, nil },
+		dynamoDB: func(context.Context) (*awsjson.Client, error) { return h.client, nil },
 	}
 	done := make(chan int, 1)
 	go func() {

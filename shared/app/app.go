@@ -12,18 +12,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/httpapi"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
+	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 	"github.com/gatehouse/gatehouse/shared/store/clientcache"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/memstore"
@@ -44,9 +42,9 @@ type App struct {
 	// otherwise.
 	MemStore *memstore.Store
 	// DynamoStore is the DynamoDB store (GATEHOUSE_STORE=dynamodb) and
-	// DynamoDB its SDK client; both nil otherwise.
+	// DynamoDB its client; both nil otherwise.
 	DynamoStore *dynamostore.Store
-	DynamoDB    *dynamodb.Client
+	DynamoDB    *awsjson.Client
 	// Signer signs the access tokens.
 	Signer oauth.Signer
 	// Seed is what was loaded from GATEHOUSE_SEED_FILE, with its plaintext
@@ -79,8 +77,8 @@ var (
 type Option func(*options)
 
 type options struct {
-	dynamoDB  *dynamodb.Client
-	kms       *kms.Client
+	dynamoDB  *awsjson.Client
+	kms       *awsjson.Client
 	observe   func(context.Context, httpapi.Event)
 	awsConfig AWSConfigLoader
 
@@ -112,7 +110,7 @@ func WithObserver(observe func(context.Context, httpapi.Event)) Option {
 // WithDynamoDBClient makes a GATEHOUSE_STORE=dynamodb app use client
 // instead of one made from the AWS configuration (tests, and the admin
 // commands' own client).
-func WithDynamoDBClient(client *dynamodb.Client) Option {
+func WithDynamoDBClient(client *awsjson.Client) Option {
 	return func(o *options) { o.dynamoDB = client }
 }
 
@@ -157,7 +155,9 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 			if err != nil {
 				return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
 			}
-			a.DynamoDB = NewDynamoDBClient(awsCfg)
+			if a.DynamoDB, err = NewDynamoDBClient(awsCfg); err != nil {
+				return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
+			}
 		}
 		tables := cfg.Tables
 		if tables == (config.Tables{}) {
@@ -210,32 +210,22 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 // or the SDK's config.LoadDefaultConfig's): its region, credentials, and
 // AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) to point it at DynamoDB
 // Local. It makes no network call: credentials are resolved on the first
-// request.
-//
-// On a loopback endpoint (DynamoDB Local) it skips the validation of
-// response checksums: DynamoDB Local's error responses carry a wrong one,
-// and the SDK would log a warning for each.
-func NewDynamoDBClient(cfg aws.Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
-	local := func(o *dynamodb.Options) {
-		if o.BaseEndpoint != nil && loopbackURL(*o.BaseEndpoint) {
-			o.DisableValidateResponseChecksum = true
-		}
-	}
-	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){local}, optFns...)...)
+// request. It fails only when cfg names no region and no endpoint.
+func NewDynamoDBClient(cfg aws.Config, optFns ...func(*awsjson.Options)) (*awsjson.Client, error) {
+	return newAWSClient(cfg, dynamostore.Service, optFns)
 }
 
-// loopbackURL reports whether rawURL's host is a loopback address or
-// localhost.
-func loopbackURL(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return false
+// NewKMSClient is NewDynamoDBClient for KMS (AWS_ENDPOINT_URL_KMS).
+func NewKMSClient(cfg aws.Config, optFns ...func(*awsjson.Options)) (*awsjson.Client, error) {
+	return newAWSClient(cfg, kmssigner.Service, optFns)
+}
+
+func newAWSClient(cfg aws.Config, svc awsjson.Service, optFns []func(*awsjson.Options)) (*awsjson.Client, error) {
+	var o awsjson.Options
+	for _, fn := range optFns {
+		fn(&o)
 	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
+	return awsjson.New(cfg, svc, o)
 }
 
 // ScopesSupported returns the scopes advertised in the metadata:

@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 )
 
 // setAWSEnv clears every AWS_* variable for the test, then sets env.
@@ -54,16 +54,19 @@ func TestEnvAWSConfig(t *testing.T) {
 		t.Errorf("credentials %+v, %v", creds, err)
 	}
 
-	ddb := app.NewDynamoDBClient(cfg).Options()
-	if ddb.BaseEndpoint == nil || *ddb.BaseEndpoint != "http://127.0.0.1:8000" || !ddb.DisableValidateResponseChecksum {
-		t.Errorf("DynamoDB endpoint %v (checksums off: %v); want AWS_ENDPOINT_URL_DYNAMODB's", ddb.BaseEndpoint, ddb.DisableValidateResponseChecksum)
+	endpoint := func(newClient func(aws.Config, ...func(*awsjson.Options)) (*awsjson.Client, error), cfg aws.Config) string {
+		t.Helper()
+		c, err := newClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Endpoint()
 	}
-	k := kms.NewFromConfig(cfg).Options()
-	if k.BaseEndpoint == nil || *k.BaseEndpoint != "http://127.0.0.1:9999" {
-		t.Errorf("KMS endpoint %v; want AWS_ENDPOINT_URL's", k.BaseEndpoint)
+	if got := endpoint(app.NewDynamoDBClient, cfg); got != "http://127.0.0.1:8000" {
+		t.Errorf("DynamoDB endpoint %s; want AWS_ENDPOINT_URL_DYNAMODB's", got)
 	}
-	if k.EndpointOptions.UseFIPSEndpoint != aws.FIPSEndpointStateEnabled {
-		t.Errorf("UseFIPSEndpoint %v", k.EndpointOptions.UseFIPSEndpoint)
+	if got := endpoint(app.NewKMSClient, cfg); got != "http://127.0.0.1:9999" {
+		t.Errorf("KMS endpoint %s; want AWS_ENDPOINT_URL's", got)
 	}
 
 	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
@@ -71,8 +74,11 @@ func TestEnvAWSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ep := app.NewDynamoDBClient(cfg).Options().BaseEndpoint; ep != nil {
-		t.Errorf("endpoint %q despite AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", *ep)
+	if got := endpoint(app.NewDynamoDBClient, cfg); got != "https://dynamodb-fips.eu-west-1.amazonaws.com" {
+		t.Errorf("DynamoDB endpoint %s despite AWS_IGNORE_CONFIGURED_ENDPOINT_URLS; want the regional FIPS endpoint", got)
+	}
+	if got := endpoint(app.NewKMSClient, cfg); got != "https://kms-fips.eu-west-1.amazonaws.com" {
+		t.Errorf("KMS endpoint %s; want the regional FIPS endpoint", got)
 	}
 }
 

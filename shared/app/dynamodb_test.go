@@ -15,9 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
@@ -89,7 +88,7 @@ func TestBuildDynamoDBNoNetworkAtBuild(t *testing.T) {
 
 // freshTables creates a uniquely named set of tables, deleted after the
 // test.
-func freshTables(t *testing.T, client *dynamodb.Client) dynamostore.Tables {
+func freshTables(t *testing.T, client *awsjson.Client) dynamostore.Tables {
 	t.Helper()
 	tables := dynamotest.Tables()
 	t.Cleanup(func() { dynamotest.DeleteTables(t, client, tables) })

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
@@ -15,7 +14,7 @@ import (
 
 // WithKMSClient makes a GATEHOUSE_SIGNER=kms app use client instead of one
 // made from the AWS configuration (tests).
-func WithKMSClient(client *kms.Client) Option {
+func WithKMSClient(client *awsjson.Client) Option {
 	return func(o *options) { o.kms = client }
 }
 
@@ -31,7 +30,9 @@ func newSigner(ctx context.Context, cfg config.Config, o *options, logger *slog.
 			if err != nil {
 				return nil, fmt.Errorf("%s=%s: %w", config.EnvSigner, config.SignerKMS, err)
 			}
-			client = kms.NewFromConfig(awsCfg)
+			if client, err = NewKMSClient(awsCfg); err != nil {
+				return nil, fmt.Errorf("%s=%s: %w", config.EnvSigner, config.SignerKMS, err)
+			}
 		}
 		s, err := kmssigner.New(kmssigner.Config{
 			Client:       client,
