@@ -16,7 +16,8 @@ import (
 // a warm server (the client cache already holds the client) and fails past
 // DESIGN.md's budget ("Remote calls are the latency and the bill"). It
 // also pins the exact operations, so a change that adds one, even within
-// budget, shows up here. BENCHMARKS.md's "DynamoDB calls per request"
+// budget, shows up here. Operations are counted on the wire (see
+// faultInjector), where each must be a single request. BENCHMARKS.md's "DynamoDB calls per request"
 // records the numbers.
 func TestDynamoCallBudget(t *testing.T) {
 	const noBudget = -1
@@ -48,6 +49,10 @@ func TestDynamoCallBudget(t *testing.T) {
 		if !slices.Equal(ops, want) {
 			t.Errorf("%s: DynamoDB operations [%s], want [%s]", request,
 				strings.Join(ops, ", "), strings.Join(want, ", "))
+		}
+		// Each operation is one request: none was retried.
+		if r := tr.Retries(); len(r) > 0 {
+			t.Errorf("%s: DynamoDB operations sent more than once: %v", request, r)
 		}
 		return resp
 	}

@@ -3,29 +3,32 @@ package httpapi_test
 // A test server on DynamoDB Local: the same fixtures and browser helpers as
 // newTestServer, with the grant library running on dynamostore (fresh
 // tables from dynamotest) behind clientcache, as in a warm Lambda. The
-// DynamoDB client carries two SDK middlewares: dynamotest.Calls, which
-// counts operations, and a faultInjector, which traces the operations of
-// one chosen HTTP request and can fail one of them. Tests using it skip
-// without DynamoDB Local, and fail under CI=true (see dynamotest).
+// store's awsjson client sends its requests through two http.RoundTrippers
+// (awsjsontest.Wrap): dynamotest.Calls, which counts them by operation,
+// and a faultInjector, which traces the DynamoDB operations of one chosen
+// HTTP request and can fail one of them on the wire, as DynamoDB or the
+// network would. Tests using it skip without DynamoDB Local, and fail
+// under CI=true or GATEHOUSE_TEST_DYNAMODB=1 (see dynamotest).
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
-
+	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/awsjson/awsjsontest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
 	"github.com/gatehouse/gatehouse/shared/store/clientcache"
@@ -36,16 +39,24 @@ import (
 // clientCacheTTL is the client cache's TTL on the dynamo test server.
 const clientCacheTTL = time.Minute
 
+// dynamoMaxAttempts is how often the server's DynamoDB client sends an
+// operation before it gives up: awsjson's default, as in production, but
+// without backoff delays (noBackoff), so that a fault on every attempt
+// costs the tests nothing.
+const dynamoMaxAttempts = awsjson.DefaultMaxAttempts
+
+func noBackoff(int) time.Duration { return 0 }
+
 // dynamoServer is a testServer on dynamostore and DynamoDB Local.
 type dynamoServer struct {
 	*testServer
-	// Backing is the dynamostore under the client cache; its client has
-	// the Calls and Faults middlewares.
+	// Backing is the dynamostore under the client cache; its client's
+	// requests pass the Faults and Calls round trippers.
 	Backing *dynamostore.Store
 	Tables  dynamostore.Tables
 	// DB is a plain client on the same database (no counting, no faults),
 	// for the tests' own reads.
-	DB     *dynamodb.Client
+	DB     *awsjson.Client
 	Calls  *dynamotest.Calls
 	Faults *faultInjector
 }
@@ -58,8 +69,9 @@ func newDynamoServer(t *testing.T, configure ...func(*oauth.Config)) *dynamoServ
 }
 
 // newDynamoServerWith is newDynamoServer with further options for the
-// server's DynamoDB client (a retryer, say).
-func newDynamoServerWith(t *testing.T, clientOpts []func(*dynamodb.Options), configure ...func(*oauth.Config)) *dynamoServer {
+// server's DynamoDB client (retries, say), applied after the defaults
+// (dynamoMaxAttempts attempts, no backoff) and the two round trippers.
+func newDynamoServerWith(t *testing.T, clientOpts []func(*awsjson.Options), configure ...func(*oauth.Config)) *dynamoServer {
 	t.Helper()
 	signer, err := localsigner.New(localsigner.RS256)
 	if err != nil {
@@ -70,17 +82,29 @@ func newDynamoServerWith(t *testing.T, clientOpts []func(*dynamodb.Options), con
 
 // newDynamoServerSigned is newDynamoServerWith with a caller-chosen signer
 // (a kmssigner on the KMS double, say).
-func newDynamoServerSigned(t *testing.T, signer oauth.Signer, clientOpts []func(*dynamodb.Options), configure ...func(*oauth.Config)) *dynamoServer {
+func newDynamoServerSigned(t *testing.T, signer oauth.Signer, clientOpts []func(*awsjson.Options), configure ...func(*oauth.Config)) *dynamoServer {
 	t.Helper()
 	plain := dynamotest.Client(t)
 	tables := dynamotest.CreateTables(t, plain)
 	ds := &dynamoServer{
 		Tables: tables,
 		DB:     plain,
-		Calls:  &dynamotest.Calls{},
+		Calls:  awsjsontest.NewCalls(),
 		Faults: newFaultInjector(tables),
 	}
-	client := dynamotest.Client(t, append([]func(*dynamodb.Options){ds.Calls.Option, ds.Faults.Option}, clientOpts...)...)
+	// The last option applied sees a request first: Calls counts every
+	// attempt the client makes, those the injector answers included.
+	opts := []func(*awsjson.Options){
+		func(o *awsjson.Options) { o.MaxAttempts, o.Backoff = dynamoMaxAttempts, noBackoff },
+		ds.Faults.Option,
+		ds.Calls.Option,
+	}
+	var applied awsjson.Options
+	for _, fn := range append(opts, clientOpts...) {
+		fn(&applied)
+	}
+	ds.Faults.maxAttempts = cmp.Or(applied.MaxAttempts, awsjson.DefaultMaxAttempts)
+	client := dynamotest.Client(t, append(opts, clientOpts...)...)
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	ds.Backing = dynamostore.New(client, tables)
 	ds.Backing.Now = clk.Now
@@ -104,7 +128,7 @@ func (ds *dynamoServer) withT(t *testing.T) *dynamoServer {
 
 // traced sends one request through do with a trace (and f, if not nil)
 // armed for it, and returns the response and the trace. It checks that
-// the Calls counter saw the same operations as the trace.
+// the Calls counter saw the same requests as the trace.
 func (ds *dynamoServer) traced(f *fault, do func() response) (response, *requestTrace) {
 	ds.t.Helper()
 	ds.Calls.Reset()
@@ -122,17 +146,13 @@ func (ds *dynamoServer) traced(f *fault, do func() response) (response, *request
 // codeGrant returns the grant id of an authorization code, read directly.
 func (ds *dynamoServer) codeGrant(code string) string {
 	ds.t.Helper()
-	out, err := ds.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName:      &ds.Tables.Codes,
-		Key:            map[string]types.AttributeValue{"code_hash": &types.AttributeValueMemberS{Value: oauth.HashToken(code)}},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil || out.Item == nil {
-		ds.t.Fatalf("reading the code's item: %v (found: %v)", err, out != nil && out.Item != nil)
+	it := dynamotest.GetItem(ds.t, ds.DB, ds.Tables.Codes, dynamotest.Item{"code_hash": dynamotest.S(oauth.HashToken(code))})
+	if it == nil {
+		ds.t.Fatalf("the code has no item")
 	}
-	gid := attrS(out.Item, "grant_id")
+	gid := it.S("grant_id")
 	if gid == "" {
-		ds.t.Fatalf("the code's item has no grant_id: %v", out.Item)
+		ds.t.Fatalf("the code's item has no grant_id: %v", it)
 	}
 	return gid
 }
@@ -141,15 +161,8 @@ func (ds *dynamoServer) codeGrant(code string) string {
 // (grant#<id> unexpired at the server's clock), read directly.
 func (ds *dynamoServer) grantRevoked(grantID string) bool {
 	ds.t.Helper()
-	out, err := ds.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName:      &ds.Tables.Tokens,
-		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "grant#" + grantID}},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		ds.t.Fatalf("reading the grant's marker: %v", err)
-	}
-	return out.Item != nil && ds.Clock.Now().Unix() < attrN(ds.t, out.Item, "expires_at")
+	it := dynamotest.GetItem(ds.t, ds.DB, ds.Tables.Tokens, dynamotest.Item{"pk": dynamotest.S("grant#" + grantID)})
+	return it != nil && ds.Clock.Now().Unix() < expiresAt(ds.t, it)
 }
 
 // liveRefreshTokens scans the tokens table for the grant's refresh tokens
@@ -157,30 +170,18 @@ func (ds *dynamoServer) grantRevoked(grantID string) bool {
 // returns their hashes. It ignores the grant's revocation.
 func (ds *dynamoServer) liveRefreshTokens(grantID string) []string {
 	ds.t.Helper()
-	pages := dynamodb.NewScanPaginator(ds.DB, &dynamodb.ScanInput{
-		TableName:        &ds.Tables.Tokens,
-		ConsistentRead:   aws.Bool(true),
-		FilterExpression: aws.String("grant_id = :gid AND begins_with(pk, :rt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":gid": &types.AttributeValueMemberS{Value: grantID},
-			":rt":  &types.AttributeValueMemberS{Value: "rt#"},
-		},
-	})
 	now := ds.Clock.Now().Unix()
 	var live []string
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(context.Background())
-		if err != nil {
-			ds.t.Fatalf("scanning the tokens table: %v", err)
+	for _, it := range dynamotest.ScanItems(ds.t, ds.DB, ds.Tables.Tokens) {
+		hash, ok := strings.CutPrefix(it.S("pk"), "rt#")
+		if !ok || it.S("grant_id") != grantID {
+			continue
 		}
-		for _, it := range page.Items {
-			rotated, ok := it["rotated"].(*types.AttributeValueMemberBOOL)
-			if !ok {
-				ds.t.Fatalf("refresh token item without a BOOL rotated: %v", it)
-			}
-			if !rotated.Value && now < attrN(ds.t, it, "expires_at") {
-				live = append(live, strings.TrimPrefix(attrS(it, "pk"), "rt#"))
-			}
+		if it.Type("rotated") != "BOOL" {
+			ds.t.Fatalf("refresh token item without a BOOL rotated: %v", it)
+		}
+		if !it.BOOL("rotated") && now < expiresAt(ds.t, it) {
+			live = append(live, hash)
 		}
 	}
 	return live
@@ -208,23 +209,12 @@ func (ds *dynamoServer) orphans(grantID string, received ...string) []string {
 	return out
 }
 
-func attrS(it map[string]types.AttributeValue, name string) string {
-	v, _ := it[name].(*types.AttributeValueMemberS)
-	if v == nil {
-		return ""
-	}
-	return v.Value
-}
-
-func attrN(t *testing.T, it map[string]types.AttributeValue, name string) int64 {
+// expiresAt returns an item's expires_at, failing t if it has none.
+func expiresAt(t *testing.T, it dynamotest.Item) int64 {
 	t.Helper()
-	v, ok := it[name].(*types.AttributeValueMemberN)
+	n, ok := it.N("expires_at")
 	if !ok {
-		t.Fatalf("item has no number %s: %v", name, it)
-	}
-	n, err := strconv.ParseInt(v.Value, 10, 64)
-	if err != nil {
-		t.Fatalf("item's %s: %v", name, err)
+		t.Fatalf("item has no integer expires_at: %v", it)
 	}
 	return n
 }
@@ -233,16 +223,17 @@ func attrN(t *testing.T, it map[string]types.AttributeValue, name string) int64 
 type faultMode int
 
 const (
-	// beforeSend fails the operation before it reaches DynamoDB: nothing
-	// is read or written.
+	// beforeSend answers each attempt of the operation in DynamoDB's
+	// place: nothing is read or written.
 	beforeSend faultMode = iota
-	// afterSend lets the operation reach DynamoDB and commit, then replaces
-	// its response with the error: the write landed, the client does not
-	// know it.
+	// afterSend forwards each attempt of the operation to DynamoDB, lets
+	// it commit there, then replaces the response with the error: the
+	// write landed, the client does not know it.
 	afterSend
-	// lostThenRetried loses the response of the operation's first attempt
-	// inside the SDK's retry loop (the error must be one the SDK retries):
-	// the SDK sends it again, as it would after a connection reset.
+	// lostThenRetried forwards the operation's first attempt and loses its
+	// response (the error must be one the client retries, such as a
+	// network error); the client sends it again, as after a connection
+	// reset, and that attempt goes through untouched.
 	lostThenRetried
 )
 
@@ -256,28 +247,77 @@ func (m faultMode) String() string {
 	return "before send"
 }
 
+// dynamoError is what an injected fault answers an attempt with: an error
+// response of DynamoDB (status and error code, sent with DynamoDB's
+// namespace as DynamoDB does), or, when network is set, no response at
+// all: the round trip fails with network, as when a connection breaks.
+type dynamoError struct {
+	status  int
+	code    string
+	message string
+	network error
+}
+
+// apiError is an error response of DynamoDB.
+func apiError(status int, code, message string) dynamoError {
+	return dynamoError{status: status, code: code, message: message}
+}
+
+// connectionReset is a network failure: the connection broke before the
+// response arrived.
+var connectionReset = dynamoError{network: errors.New("read tcp 127.0.0.1:50000->127.0.0.1:8000: read: connection reset by peer")}
+
+func (e dynamoError) String() string {
+	if e.network != nil {
+		return e.network.Error()
+	}
+	return fmt.Sprintf("HTTP %d %s", e.status, e.code)
+}
+
+// retried reports whether the client retries the error.
+func (e dynamoError) retried() bool {
+	return e.network != nil || e.status >= 500 || retriedCodes[e.code]
+}
+
+// respond answers r with the error.
+func (e dynamoError) respond(r *http.Request) (*http.Response, error) {
+	if e.network != nil {
+		return nil, e.network
+	}
+	return awsjsontest.ErrorResponse(r, e.status, "com.amazonaws.dynamodb.v20120810#"+e.code, e.message), nil
+}
+
 // fault fails operation number at (from 1) of a traced request, and the
 // operations numbered in also before they are sent, with the same error.
 type fault struct {
 	at   int
 	mode faultMode
-	err  error
+	err  dynamoError
 	also []int
 }
 
-// faultInjector is an SDK middleware in the Initialize step, outside the
-// SDK's retry loop (which runs in Finalize): an injected error is the
-// operation's final result, never retried away, and an operation is traced
-// once however often the SDK retried it. (Only lostThenRetried acts inside
-// the retry loop, through a second middleware in Finalize.) It acts only
-// on operations whose context carries a requestTrace; Handler puts the one
-// Next armed into the context of the next HTTP request, so the trace
-// covers every DynamoDB operation of that request (including those made
-// with a context derived from it, such as abandonGrant's revocation) and
-// nothing else.
+// faultInjector is an http.RoundTripper in front of the server's DynamoDB
+// client's transport. It acts only on requests whose context carries a
+// requestTrace: Handler puts the one Next armed into the context of the
+// next HTTP request, and the store passes that context (or one derived
+// from it, such as abandonGrant's) to the client, which sends every
+// attempt with it. So the trace covers every DynamoDB operation of that
+// request, and nothing else.
+//
+// The injector sees attempts, not operations: it counts an attempt as a
+// retry of an operation when its target and body are those of an earlier
+// attempt of the same request that failed in a way the client retries
+// (throttling, a 5xx, a conflict, a network error), and that operation
+// has attempts left. (awsjson sends the same body on every attempt, and
+// the store makes every call's body unique where it matters: each
+// TransactWriteItems carries its own ClientRequestToken.) A fault strikes
+// every attempt of its operation, except lostThenRetried's: an injected
+// error is the operation's final result, after all the retries the client
+// makes, as when DynamoDB keeps failing.
 type faultInjector struct {
-	short map[string]string // table name -> "codes", "tokens", ...
-	armed atomic.Pointer[requestTrace]
+	short       map[string]string // table name -> "codes", "tokens", ...
+	armed       atomic.Pointer[requestTrace]
+	maxAttempts int // of the client
 }
 
 func newFaultInjector(tables dynamostore.Tables) *faultInjector {
@@ -289,7 +329,7 @@ func newFaultInjector(tables dynamostore.Tables) *faultInjector {
 
 // Next arms a trace, with fault f if not nil, for the next HTTP request.
 func (fi *faultInjector) Next(f *fault) *requestTrace {
-	tr := &requestTrace{fault: f}
+	tr := &requestTrace{fault: f, maxAttempts: fi.maxAttempts, pending: map[string]*opTrace{}}
 	fi.armed.Store(tr)
 	return tr
 }
@@ -308,116 +348,105 @@ func (fi *faultInjector) Handler(next http.Handler) http.Handler {
 }
 
 // Option installs the injector on a DynamoDB client.
-func (fi *faultInjector) Option(o *dynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-		if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("httpapi_test.faults", fi.handle), middleware.After); err != nil {
-			return err
-		}
-		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("httpapi_test.lostResponse", loseFirstResponse), middleware.After)
-	})
+func (fi *faultInjector) Option(o *awsjson.Options) {
+	awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return fi.roundTrip(next, r)
+		})
+	})(o)
 }
 
-func (fi *faultInjector) handle(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-	middleware.InitializeOutput, middleware.Metadata, error,
-) {
-	tr, _ := ctx.Value(traceKey{}).(*requestTrace)
+func (fi *faultInjector) roundTrip(next http.RoundTripper, r *http.Request) (*http.Response, error) {
+	tr, _ := r.Context().Value(traceKey{}).(*requestTrace)
 	if tr == nil {
-		return next.HandleInitialize(ctx, in)
+		return next.RoundTrip(r)
 	}
-	label := fi.label(middleware.GetOperationName(ctx), in.Parameters)
-	f := tr.add(label)
-	if f == nil {
-		return next.HandleInitialize(ctx, in)
+	op := awsjsontest.Operation(r)
+	body := awsjsontest.Body(r)
+	o, attempt, f := tr.begin(op, body, fi.label(op, body))
+
+	switch {
+	case f != nil && f.mode == beforeSend:
+		r.Body.Close()
+		tr.end(o, body, 0, f.err.retried())
+		return f.err.respond(r)
+	case f != nil && (f.mode == afterSend || f.mode == lostThenRetried && attempt == 1):
+		resp, err := next.RoundTrip(r)
+		status := -1 // no response
+		if err == nil {
+			status = resp.StatusCode
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		tr.end(o, body, status, f.err.retried())
+		return f.err.respond(r)
 	}
-	switch f.mode {
-	case beforeSend:
-		return middleware.InitializeOutput{}, middleware.Metadata{}, f.err
-	case lostThenRetried:
-		return next.HandleInitialize(context.WithValue(ctx, lostResponseKey{}, &lostResponse{tr: tr, err: f.err}), in)
+	resp, err := next.RoundTrip(r)
+	if err != nil {
+		tr.end(o, body, -1, true)
+		return nil, err
 	}
-	out, md, err := next.HandleInitialize(ctx, in)
-	tr.sent(err)
-	return out, md, f.err
+	// Read the error code of a failure, to tell whether the client will
+	// retry it; keep the body for the client.
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	if err != nil {
+		tr.end(o, body, -1, true)
+		return resp, nil
+	}
+	retried := resp.StatusCode >= 500 || resp.StatusCode != http.StatusOK && retriedCodes[errorCode(data)]
+	tr.end(o, body, resp.StatusCode, retried)
+	return resp, nil
 }
 
-type lostResponseKey struct{}
-
-// lostResponse is a lostThenRetried fault on its way through one
-// operation's attempts.
-type lostResponse struct {
-	tr   *requestTrace
-	err  error
-	done bool // only the retry loop's goroutine touches it
+// retriedCodes are the error codes of DynamoDB's 4xx responses that the
+// store's client retries: throttling (awsjson retries the SDK's throttling
+// codes) and, for the store's single-item writes, transaction conflicts.
+var retriedCodes = map[string]bool{
+	"ThrottlingException":                    true,
+	"ProvisionedThroughputExceededException": true,
+	"RequestLimitExceeded":                   true,
+	"LimitExceededException":                 true,
+	"TransactionInProgressException":         true,
+	"TransactionConflictException":           true,
 }
 
-// loseFirstResponse runs inside the SDK's retry loop, once per attempt. For
-// an operation carrying a lostResponse, it lets the first attempt reach
-// DynamoDB, then answers it with the fault's error, which the SDK retries.
-func loseFirstResponse(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
-	middleware.FinalizeOutput, middleware.Metadata, error,
-) {
-	lr, _ := ctx.Value(lostResponseKey{}).(*lostResponse)
-	if lr == nil {
-		return next.HandleFinalize(ctx, in)
+// errorCode returns the code of a DynamoDB error response's body, without
+// its namespace.
+func errorCode(body []byte) string {
+	var e struct {
+		Type string `json:"__type"`
 	}
-	lr.tr.attempt()
-	if lr.done {
-		return next.HandleFinalize(ctx, in)
-	}
-	lr.done = true
-	out, md, err := next.HandleFinalize(ctx, in)
-	lr.tr.sent(err)
-	return out, md, lr.err
+	_ = json.Unmarshal(body, &e)
+	return e.Type[strings.LastIndexByte(e.Type, '#')+1:]
 }
 
-// label names an operation and the tables it touches: "GetItem codes",
-// "TransactWriteItems codes+tokens".
-func (fi *faultInjector) label(op string, params any) string {
-	var tables []*string
-	switch in := params.(type) {
-	case *dynamodb.GetItemInput:
-		tables = append(tables, in.TableName)
-	case *dynamodb.PutItemInput:
-		tables = append(tables, in.TableName)
-	case *dynamodb.UpdateItemInput:
-		tables = append(tables, in.TableName)
-	case *dynamodb.DeleteItemInput:
-		tables = append(tables, in.TableName)
-	case *dynamodb.QueryInput:
-		tables = append(tables, in.TableName)
-	case *dynamodb.ScanInput:
-		tables = append(tables, in.TableName)
-	case *dynamodb.BatchGetItemInput:
-		for name := range in.RequestItems {
-			tables = append(tables, aws.String(name))
-		}
-	case *dynamodb.BatchWriteItemInput:
-		for name := range in.RequestItems {
-			tables = append(tables, aws.String(name))
-		}
-	case *dynamodb.TransactWriteItemsInput:
-		for _, it := range in.TransactItems {
-			switch {
-			case it.Put != nil:
-				tables = append(tables, it.Put.TableName)
-			case it.Update != nil:
-				tables = append(tables, it.Update.TableName)
-			case it.Delete != nil:
-				tables = append(tables, it.Delete.TableName)
-			case it.ConditionCheck != nil:
-				tables = append(tables, it.ConditionCheck.TableName)
-			}
-		}
-	case *dynamodb.TransactGetItemsInput:
-		for _, it := range in.TransactItems {
-			if it.Get != nil {
-				tables = append(tables, it.Get.TableName)
-			}
+// label names an operation and the tables it touches, as its JSON body
+// names them: "GetItem codes", "TransactWriteItems codes+tokens".
+func (fi *faultInjector) label(op string, body []byte) string {
+	var in struct {
+		TableName     string
+		RequestItems  map[string]json.RawMessage              // BatchGetItem, BatchWriteItem
+		TransactItems []map[string]struct{ TableName string } // {"Put": {...}}, {"ConditionCheck": {...}}, ...
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return op + " (unreadable body)"
+	}
+	tables := []string{in.TableName}
+	for name := range in.RequestItems {
+		tables = append(tables, name)
+	}
+	for _, it := range in.TransactItems {
+		for _, action := range it {
+			tables = append(tables, action.TableName)
 		}
 	}
 	var names []string
-	for _, tp := range tables {
-		name := aws.ToString(tp)
+	for _, name := range tables {
+		if name == "" {
+			continue
+		}
 		if s, ok := fi.short[name]; ok {
 			name = s
 		}
@@ -432,88 +461,153 @@ func (fi *faultInjector) label(op string, params any) string {
 	return op + " " + strings.Join(names, "+")
 }
 
-// requestTrace records the DynamoDB operations of one HTTP request and
-// injects its fault, if any.
+// requestTrace records the DynamoDB operations of one HTTP request, and
+// their attempts, and injects its fault, if any.
 type requestTrace struct {
-	fault *fault
+	fault       *fault
+	maxAttempts int
 
-	mu     sync.Mutex
-	ops    []string // labels, in order
-	failed string   // the label of the operation the fault hit
-	// landed: the failed operation reached DynamoDB and succeeded there
-	// (afterSend, lostThenRetried).
-	landed   bool
-	attempts int // of a lostThenRetried operation
+	mu  sync.Mutex
+	ops []*opTrace // in order
+	// pending holds, by target and body, the operations whose last attempt
+	// failed in a way the client retries.
+	pending map[string]*opTrace
+	failed  *opTrace // the operation the fault hit
 }
 
-// add records an operation and returns the fault to inject into it, if
-// it is the one to fail.
-func (tr *requestTrace) add(label string) *fault {
+// opTrace is one operation of a traced request.
+type opTrace struct {
+	label    string
+	op       string
+	fault    *fault // striking it, if any
+	attempts int
+	// sent holds DynamoDB's status for each attempt that reached it
+	// (-1: no response), for the operations a fault hit after sending.
+	sent []int
+}
+
+// begin records an attempt of an operation: a retry of a pending one, or
+// a new one. It returns the operation, the attempt's number (from 1) and
+// the fault to inject, if any.
+func (tr *requestTrace) begin(op string, body []byte, label string) (*opTrace, int, *fault) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	tr.ops = append(tr.ops, label)
-	switch {
-	case tr.fault == nil:
-		return nil
-	case len(tr.ops) == tr.fault.at:
-		tr.failed = label
-		return tr.fault
-	case slices.Contains(tr.fault.also, len(tr.ops)):
-		return &fault{at: len(tr.ops), mode: beforeSend, err: tr.fault.err}
+	key := op + "\n" + string(body)
+	o := tr.pending[key]
+	if o == nil || o.attempts >= tr.maxAttempts {
+		o = &opTrace{label: label, op: op}
+		tr.ops = append(tr.ops, o)
+		n := len(tr.ops)
+		switch {
+		case tr.fault == nil:
+		case n == tr.fault.at:
+			o.fault = tr.fault
+			tr.failed = o
+		case slices.Contains(tr.fault.also, n):
+			o.fault = &fault{at: n, mode: beforeSend, err: tr.fault.err}
+		}
 	}
-	return nil
+	delete(tr.pending, key)
+	o.attempts++
+	return o, o.attempts, o.fault
 }
 
-// attempt counts an attempt of a lostThenRetried operation.
-func (tr *requestTrace) attempt() {
+// end records the outcome of an attempt of o: the status DynamoDB gave it
+// (0 if it never reached DynamoDB, -1 if no response came back), and
+// whether the client will retry what it got back.
+func (tr *requestTrace) end(o *opTrace, body []byte, status int, retried bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	tr.attempts++
-}
-
-// Attempts returns how often the SDK sent the lostThenRetried operation.
-func (tr *requestTrace) Attempts() int {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return tr.attempts
-}
-
-// sent records the real outcome of an operation failed after sending.
-func (tr *requestTrace) sent(err error) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	tr.landed = err == nil
+	if o.fault != nil && status != 0 {
+		o.sent = append(o.sent, status)
+	}
+	if retried {
+		tr.pending[o.op+"\n"+string(body)] = o
+	}
 }
 
 // Ops returns the labels of the operations, in order.
 func (tr *requestTrace) Ops() []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return slices.Clone(tr.ops)
+	var out []string
+	for _, o := range tr.ops {
+		out = append(out, o.label)
+	}
+	return out
 }
 
-// Failed returns the label of the failed operation and whether it landed.
+// Failed returns the label of the failed operation and whether it landed:
+// its first attempt reached DynamoDB and succeeded there.
 func (tr *requestTrace) Failed() (label string, landed bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.failed, tr.landed
+	if tr.failed == nil {
+		return "", false
+	}
+	return tr.failed.label, len(tr.failed.sent) > 0 && tr.failed.sent[0] == http.StatusOK
 }
 
-// counts returns the number of operations by name, as dynamotest.Calls
-// counts them.
-func (tr *requestTrace) counts() map[string]int {
+// Sent returns DynamoDB's status for each attempt of the failed operation
+// that reached it (-1: no response).
+func (tr *requestTrace) Sent() []int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.failed == nil {
+		return nil
+	}
+	return slices.Clone(tr.failed.sent)
+}
+
+// Attempts returns how often the client sent the failed operation.
+func (tr *requestTrace) Attempts() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.failed == nil {
+		return 0
+	}
+	return tr.failed.attempts
+}
+
+// Retries returns the labels of the operations the client sent more than
+// once, with their attempts.
+func (tr *requestTrace) Retries() map[string]int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	out := map[string]int{}
-	for _, l := range tr.Ops() {
-		op, _, _ := strings.Cut(l, " ")
-		out[op]++
+	for _, o := range tr.ops {
+		if o.attempts > 1 {
+			out[o.label] = o.attempts
+		}
+	}
+	return out
+}
+
+// counts returns the number of attempts by operation name, as
+// dynamotest.Calls counts them.
+func (tr *requestTrace) counts() map[string]int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := map[string]int{}
+	for _, o := range tr.ops {
+		out[o.op] += o.attempts
 	}
 	return out
 }
 
 func (tr *requestTrace) String() string {
-	ops := tr.Ops()
-	if len(ops) == 0 {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if len(tr.ops) == 0 {
 		return "none"
 	}
-	return fmt.Sprintf("%d: %s", len(ops), strings.Join(ops, ", "))
+	var parts []string
+	for _, o := range tr.ops {
+		p := o.label
+		if o.attempts > 1 {
+			p += fmt.Sprintf(" (×%d)", o.attempts)
+		}
+		parts = append(parts, p)
+	}
+	return fmt.Sprintf("%d: %s", len(tr.ops), strings.Join(parts, ", "))
 }

@@ -1,43 +1,50 @@
 package httpapi_test
 
 import (
-	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/smithy-go"
+	"github.com/gatehouse/gatehouse/shared/awsjson"
 )
 
-// faultKinds are the errors injected into DynamoDB operations, with the
-// OAuth error the client must get: a fault DynamoDB does not call
-// retryable is server_error (500); throttling is temporarily_unavailable
-// (503) with Retry-After.
+// faultKinds are the errors injected into DynamoDB operations, as they
+// come over the wire, with the OAuth error the client must get: DynamoDB's
+// server faults, throttling and a lost connection are
+// temporarily_unavailable (503) with Retry-After; an error the store does
+// not recognize is server_error (500).
 //
-// throttled marks DynamoDB's refusals: it applied nothing, so such an error
-// never comes "after send", and a throttled write leaves the grant alone.
+// retried: the store's client retries the error, so a fault that strikes
+// every attempt is sent dynamoMaxAttempts times. throttled marks
+// DynamoDB's refusals: it applied nothing, so such an error never comes
+// "after send", and a throttled write leaves the grant alone. Every other
+// failed write may have landed.
 var faultKinds = []struct {
 	name      string
-	err       error
+	err       dynamoError
 	status    int
 	code      string
+	retried   bool
 	throttled bool
 }{
-	{"server fault",
-		&smithy.GenericAPIError{Code: "InjectedServerFault", Message: "injected server fault", Fault: smithy.FaultServer},
-		http.StatusInternalServerError, "server_error", false},
+	{"InternalServerError",
+		apiError(http.StatusInternalServerError, "InternalServerError", "Internal server error"),
+		http.StatusServiceUnavailable, "temporarily_unavailable", true, false},
+	{"connection reset", connectionReset,
+		http.StatusServiceUnavailable, "temporarily_unavailable", true, false},
+	{"unrecognized error",
+		apiError(http.StatusBadRequest, "InjectedUnrecognizedException", "an error the store does not know"),
+		http.StatusInternalServerError, "server_error", false, false},
 	{"ThrottlingException",
-		&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate of requests exceeds the allowed throughput.", Fault: smithy.FaultClient},
-		http.StatusServiceUnavailable, "temporarily_unavailable", true},
+		apiError(http.StatusBadRequest, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
+		http.StatusServiceUnavailable, "temporarily_unavailable", true, true},
 	{"ProvisionedThroughputExceededException",
-		&smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "The level of configured provisioned throughput for the table was exceeded.", Fault: smithy.FaultClient},
-		http.StatusServiceUnavailable, "temporarily_unavailable", true},
+		apiError(http.StatusBadRequest, "ProvisionedThroughputExceededException", "The level of configured provisioned throughput for the table was exceeded."),
+		http.StatusServiceUnavailable, "temporarily_unavailable", true, true},
 }
 
 // TestDynamoFaults fails each DynamoDB operation of the code exchange and
@@ -54,12 +61,20 @@ var faultKinds = []struct {
 //     works, and then the access token issued before is still active, or
 //     the grant is revoked.
 //
-// A failed write may have landed, so after a server fault the library
-// revokes the grant (oauth.abandonGrant), even when, as before send,
-// nothing was written: the client then starts over with a new
-// authorization. A throttled write certainly applied nothing
-// (oauth.ErrNotWritten): the grant is left alone and the client's retry,
-// which the 503's Retry-After invites, succeeds.
+// Each fault strikes every attempt of its operation: the store's client
+// retries what it retries (the test checks it sent the operation
+// dynamoMaxAttempts times), and the error is still the operation's final
+// result, as when DynamoDB stays down. After send, DynamoDB Local applies
+// each attempt; the repeats of the transaction carry its
+// ClientRequestToken, so DynamoDB accepts them as the idempotent repeat of
+// a transaction that committed.
+//
+// A failed write may have landed, so after a server fault, a lost
+// connection or an unrecognized error the library revokes the grant
+// (oauth.abandonGrant), even when, as before send, nothing was written:
+// the client then starts over with a new authorization. A throttled write
+// certainly applied nothing (oauth.ErrNotWritten): the grant is left alone
+// and the client's retry, which the 503's Retry-After invites, succeeds.
 func TestDynamoFaults(t *testing.T) {
 	ds := newDynamoServer(t)
 	ds.ccToken("read") // warm the client cache: the service client introspects
@@ -120,6 +135,7 @@ func TestDynamoFaults(t *testing.T) {
 					resp, tr = ds.traced(f, func() response { return ds.exchange(code, verifier) })
 					wantFaultResponse(t, resp, kind.status, kind.code)
 					checkFault(t, tr, c.op, c.mode, wantOps)
+					checkAttempts(t, tr, kind.retried)
 					checkRevoked(ds, grantID, abandoned)
 					wantNoOrphans(ds, grantID)
 
@@ -142,6 +158,7 @@ func TestDynamoFaults(t *testing.T) {
 				resp, tr = ds.traced(f, func() response { return ds.refresh(rt0, "") })
 				wantFaultResponse(t, resp, kind.status, kind.code)
 				checkFault(t, tr, c.op, c.mode, wantOps)
+				checkAttempts(t, tr, kind.retried)
 				checkRevoked(ds, grantID, abandoned)
 				wantNoOrphans(ds, grantID, rt0)
 
@@ -193,7 +210,8 @@ func wantFaultResponse(t *testing.T, r response, status int, code string) {
 }
 
 // checkFault checks the fault hit the expected operation (and, after send,
-// that the operation really landed) and the request's whole operations.
+// that the operation really landed, and that DynamoDB accepted each of
+// its attempts) and the request's whole operations.
 func checkFault(t *testing.T, tr *requestTrace, op string, mode faultMode, wantOps []string) {
 	t.Helper()
 	failed, landed := tr.Failed()
@@ -201,10 +219,30 @@ func checkFault(t *testing.T, tr *requestTrace, op string, mode faultMode, wantO
 		t.Fatalf("the fault hit %q, want %q (request: %s)", failed, op, tr)
 	}
 	if mode == afterSend && !landed {
-		t.Fatalf("after send: %s did not succeed at DynamoDB, so the test proves nothing", op)
+		t.Fatalf("after send: %s did not succeed at DynamoDB, so the test proves nothing (statuses %v)", op, tr.Sent())
+	}
+	if mode != beforeSend {
+		if sent := tr.Sent(); len(sent) != tr.Attempts() || slices.ContainsFunc(sent, func(s int) bool { return s != http.StatusOK }) {
+			t.Errorf("DynamoDB answered the %d attempts of %s with %v, want 200 to each (a repeat is idempotent)", tr.Attempts(), op, sent)
+		}
 	}
 	if ops := tr.Ops(); !slices.Equal(ops, wantOps) {
 		t.Errorf("operations %q, want %q", ops, wantOps)
+	}
+}
+
+// checkAttempts checks the client sent the failed operation as often as
+// it retries the fault's error (dynamoMaxAttempts times, or once), and no
+// other operation more than once.
+func checkAttempts(t *testing.T, tr *requestTrace, retried bool) {
+	t.Helper()
+	failed, _ := tr.Failed()
+	want := map[string]int{}
+	if retried {
+		want[failed] = dynamoMaxAttempts
+	}
+	if got := tr.Retries(); !maps.Equal(got, want) {
+		t.Errorf("operations sent more than once: %v, want %v (request: %s)", got, want, tr)
 	}
 }
 
@@ -266,20 +304,17 @@ func grantOf(t *testing.T, rt string) string {
 
 // TestDynamoFaultsLostResponseRetried: the response to the redemption or
 // rotation transaction is lost after it committed (a connection reset)
-// and the SDK, as it does, sends the transaction again. The retry carries
-// the same ClientRequestToken, which the SDK fills in once per operation,
-// so DynamoDB answers it as the idempotent repeat of a transaction that
-// succeeded, not as a second redemption: the client gets its tokens, live,
-// and the grant stays whole.
+// and the store's client, as it does, sends the transaction again. The
+// retry carries the same ClientRequestToken, which the store sets once per
+// call, so DynamoDB answers it as the idempotent repeat of a transaction
+// that succeeded, not as a second redemption: the client gets its tokens,
+// live, and the grant stays whole.
 func TestDynamoFaultsLostResponseRetried(t *testing.T) {
-	ds := newDynamoServerWith(t, []func(*dynamodb.Options){func(o *dynamodb.Options) {
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-		})
+	ds := newDynamoServerWith(t, []func(*awsjson.Options){func(o *awsjson.Options) {
+		o.MaxAttempts, o.Backoff = awsjson.DefaultMaxAttempts, noBackoff
 	}})
 	ds.ccToken("read")
 	ds.tokens("read")
-	reset := errors.New("read tcp 127.0.0.1:50000->127.0.0.1:8000: read: connection reset by peer")
 	for _, c := range []struct {
 		flow, op string
 		ops      []string
@@ -289,7 +324,7 @@ func TestDynamoFaultsLostResponseRetried(t *testing.T) {
 	} {
 		t.Run(c.flow, func(t *testing.T) {
 			ds := ds.withT(t)
-			f := &fault{at: 2, mode: lostThenRetried, err: reset}
+			f := &fault{at: 2, mode: lostThenRetried, err: connectionReset}
 			var grantID string
 			var resp response
 			var tr *requestTrace
@@ -304,11 +339,11 @@ func TestDynamoFaultsLostResponseRetried(t *testing.T) {
 			}
 			checkFault(t, tr, c.op, afterSend, c.ops)
 			if n := tr.Attempts(); n != 2 {
-				t.Fatalf("the SDK sent %s %d times, want 2", c.op, n)
+				t.Fatalf("the client sent %s %d times, want 2", c.op, n)
 			}
 			ok, received := wantLiveOrInvalidGrant(ds, resp)
 			if !ok {
-				t.Fatalf("the SDK's retry of a committed transaction was refused: %s", resp.Body)
+				t.Fatalf("the client's retry of a committed transaction was refused: %s", resp.Body)
 			}
 			checkRevoked(ds, grantID, false)
 			wantNoOrphans(ds, grantID, received...)
@@ -358,6 +393,12 @@ func TestDynamoFaultsRevocationAlsoFails(t *testing.T) {
 					retry = func() response { return ds.refresh(rt0, "") }
 				}
 				wantFaultResponse(t, resp, kind.status, kind.code)
+				if ops := tr.Ops(); kind.retried && len(ops) == 3 {
+					want := map[string]int{ops[1]: dynamoMaxAttempts, ops[2]: dynamoMaxAttempts}
+					if got := tr.Retries(); !maps.Equal(got, want) {
+						t.Errorf("operations sent more than once: %v, want %v", got, want)
+					}
+				}
 				// The window: one live refresh token nobody holds.
 				checkRevoked(ds, grantID, false)
 				if o := ds.orphans(grantID, held...); len(o) != 1 {

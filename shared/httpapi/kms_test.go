@@ -1,7 +1,7 @@
 package httpapi_test
 
 // End-to-end tests of Gatehouse signing through AWS KMS: the server signs
-// with kmssigner, whose AWS SDK client talks KMS's JSON protocol to the
+// with kmssigner, whose awsjson client talks KMS's JSON protocol to the
 // kmstest double. Tokens are checked the way their consumers check them
 // (golang-jwt with the key from GetPublicKey, golang-jwt and go-jose with
 // the served JWKS, introspection, the shared/resource middleware), and KMS
@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/golang-jwt/jwt/v5"
@@ -57,11 +55,13 @@ func newKMSSigner(t *testing.T, k *kmstest.Server, alg, keyID string, verify ...
 }
 
 // kmsPublicKey returns a key's public half as KMS's GetPublicKey reports
-// it through the AWS SDK (one GetPublicKey call on the double).
+// it on the wire (one GetPublicKey call on the double, through a plain
+// awsjson client, apart from kmssigner): the PublicKey member, a base64
+// DER SubjectPublicKeyInfo.
 func kmsPublicKey(t *testing.T, k *kmstest.Server, keyID string) crypto.PublicKey {
 	t.Helper()
-	out, err := k.Client(t).GetPublicKey(context.Background(), &kms.GetPublicKeyInput{KeyId: aws.String(keyID)})
-	if err != nil {
+	var out struct{ PublicKey []byte }
+	if err := k.Client(t).Call(context.Background(), kmstest.OpGetPublicKey, struct{ KeyId string }{keyID}, &out); err != nil {
 		t.Fatalf("GetPublicKey %s: %v", keyID, err)
 	}
 	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
@@ -69,7 +69,7 @@ func kmsPublicKey(t *testing.T, k *kmstest.Server, keyID string) crypto.PublicKe
 		t.Fatal(err)
 	}
 	if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(k.PublicKey(keyID)) {
-		t.Fatalf("GetPublicKey %s through the SDK is not the double's key", keyID)
+		t.Fatalf("GetPublicKey %s is not the double's key", keyID)
 	}
 	return pub
 }

@@ -1,14 +1,11 @@
 package httpapi_test
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/smithy-go"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -69,9 +66,12 @@ func TestPrivateKeyJWTOnDynamoDB(t *testing.T) {
 	t.Run("throttled marker write", func(t *testing.T) {
 		ds := ds.withT(t)
 		a := inlineRSA().assert(t, ds.claimsFor(pkInlineID))
-		throttled := &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "slow down", Fault: smithy.FaultClient}
-		resp, _ := ds.traced(&fault{at: 1, mode: beforeSend, err: throttled}, func() response { return ds.ccAssert(a) })
+		throttled := apiError(http.StatusBadRequest, "ProvisionedThroughputExceededException", "slow down")
+		resp, tr := ds.traced(&fault{at: 1, mode: beforeSend, err: throttled}, func() response { return ds.ccAssert(a) })
 		wantError(t, resp, http.StatusServiceUnavailable, "temporarily_unavailable")
+		// The client retried the throttled write, in vain.
+		checkFault(t, tr, "PutItem tokens", beforeSend, marker)
+		checkAttempts(t, tr, true)
 		// Nothing was written: the same assertion works on retry.
 		mustOK(t, "retry after throttling", ds.ccAssert(a))
 	})
@@ -79,11 +79,14 @@ func TestPrivateKeyJWTOnDynamoDB(t *testing.T) {
 	t.Run("marker write lost and retried", func(t *testing.T) {
 		ds := ds.withT(t)
 		a := inlineRSA().assert(t, ds.claimsFor(pkInlineID))
-		reset := errors.New("read tcp 127.0.0.1:50000->127.0.0.1:8000: read: connection reset by peer")
-		resp, tr := ds.traced(&fault{at: 1, mode: lostThenRetried, err: reset}, func() response { return ds.ccAssert(a) })
+		resp, tr := ds.traced(&fault{at: 1, mode: lostThenRetried, err: connectionReset}, func() response { return ds.ccAssert(a) })
 		mustOK(t, "a request whose marker write was retried", resp)
 		if n := tr.Attempts(); n != 2 {
 			t.Errorf("the marker write was sent %d times, want 2", n)
+		}
+		// The first attempt wrote the marker; the retry met it.
+		if sent := tr.Sent(); !slices.Equal(sent, []int{http.StatusOK, http.StatusBadRequest}) {
+			t.Errorf("DynamoDB answered the marker write's attempts with %v, want [200 400] (written, then its condition failed)", sent)
 		}
 		wantError(t, ds.ccAssert(a), http.StatusUnauthorized, "invalid_client")
 	})
