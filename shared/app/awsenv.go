@@ -27,7 +27,7 @@ func WithAWSConfig(load AWSConfigLoader) Option {
 	return func(o *options) { o.awsConfig = load }
 }
 
-// EnvAWSConfig returns the AWS SDK configuration of a Lambda function:
+// EnvAWSConfig returns the AWS configuration of a Lambda function:
 // what Lambda puts in its environment, read as the SDK's
 // config.LoadDefaultConfig reads it
 // (https://docs.aws.amazon.com/sdkref/latest/guide/settings-reference.html):
@@ -40,7 +40,9 @@ func WithAWSConfig(load AWSConfigLoader) Option {
 //	AWS_ENDPOINT_URL_<SERVICE>,               endpoints (DynamoDB Local, a KMS
 //	AWS_ENDPOINT_URL,                         double), unless ignored
 //	AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
-//	AWS_MAX_ATTEMPTS, AWS_RETRY_MODE          retries
+//	AWS_MAX_ATTEMPTS, AWS_RETRY_MODE          retries (awsjson honours the
+//	                                          attempts; every mode retries
+//	                                          as "standard")
 //	AWS_USE_FIPS_ENDPOINT,                    endpoint variants
 //	AWS_USE_DUALSTACK_ENDPOINT
 //
