@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -56,12 +59,56 @@ func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, oauth.AsError(err))
 		return
 	}
-	if sess == nil {
-		h.loginPage(w, r, req, "")
+	h.next(w, r, req, sess, rec)
+}
+
+// next shows the page the request needs, or answers the client (Decide).
+func (h *Handlers) next(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, sess *oauth.Session, rec *record) {
+	step, oe := h.srv.Decide(req, sess)
+	if oe != nil { // prompt=none
+		rec.fail(oe)
+		redirect(w, r, h.srv.ErrorRedirect(req, oe))
 		return
 	}
-	h.consentPage(w, r, req, sess)
+	switch step {
+	case oauth.StepLogin:
+		h.loginPage(w, r, req, http.StatusOK, "")
+	case oauth.StepConsent:
+		if err := h.srv.TouchSession(r.Context(), sess); errors.Is(err, oauth.ErrNotFound) {
+			h.loginPage(w, r, req, http.StatusOK, msgSessionEnded)
+			return
+		} else if err != nil {
+			rec.fail(err)
+			h.errorPage(w, r, oauth.AsError(err))
+			return
+		}
+		h.consentPage(w, r, req, sess)
+	default:
+		h.approve(w, r, req, sess, false, rec)
+	}
 }
+
+// approve answers the client (Approve); consent says the user has just
+// allowed the request on the consent page.
+func (h *Handlers) approve(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, sess *oauth.Session, consent bool, rec *record) {
+	location, err := h.srv.Approve(r.Context(), req, sess, consent)
+	switch {
+	case location == "": // the session ended meanwhile
+		h.loginPage(w, r, req, http.StatusOK, msgSessionEnded)
+		return
+	case err != nil:
+		rec.fail(err)
+	case req.ResponseType == oauth.ResponseTypeToken:
+		rec.issued()
+	}
+	redirect(w, r, location)
+}
+
+// Messages of the login page.
+const (
+	msgSessionEnded = "Your session has ended. Sign in again."
+	msgLoginFailed  = "The username or password is not right. Check them and try again."
+)
 
 // parseRequest validates an authorization request. Errors that must not be
 // redirected (bad client or redirect URI) get the error page; the others
@@ -118,20 +165,46 @@ func (h *Handlers) formPost(w http.ResponseWriter, r *http.Request, form url.Val
 // login checks the password, starts a session and sends the browser back to
 // the authorization request (POST-redirect-GET), which now finds the
 // session and shows the consent page.
+//
+// Too many failures for the username or from the address (oauth's login
+// throttle) get 429 with Retry-After and a message that reads the same
+// whether or not the user exists.
 func (h *Handlers) login(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, form url.Values, rec *record) {
-	sess, cookie, err := h.srv.Login(r.Context(), form.Get("username"), form.Get("password"))
-	if errors.Is(err, oauth.ErrLoginFailed) {
+	sess, cookie, err := h.srv.Login(r.Context(), form.Get("username"), form.Get("password"), r.RemoteAddr)
+	var throttled *oauth.ThrottledError
+	switch {
+	case errors.Is(err, oauth.ErrLoginFailed):
 		rec.ev.Outcome = OutcomeLoginFailed
-		h.loginPage(w, r, req, "The username or password is not right. Check them and try again.")
+		h.loginPage(w, r, req, http.StatusOK, msgLoginFailed)
 		return
-	}
-	if err != nil {
+	case errors.As(err, &throttled):
+		rec.ev.Outcome = OutcomeLoginThrottled
+		wait := max(time.Until(throttled.Until), time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		h.loginPage(w, r, req, http.StatusTooManyRequests, fmt.Sprintf(
+			"Too many failed sign-in attempts. For your security, signing in is paused: try again in %s.", humanMinutes(wait)))
+		return
+	case err != nil:
 		rec.fail(err)
 		h.errorPage(w, r, oauth.AsError(err))
 		return
 	}
+	if old, err := r.Cookie(sessionCookie); err == nil { // signing in again ends the old session
+		if err := h.srv.Logout(r.Context(), old.Value); err != nil {
+			h.log.WarnContext(r.Context(), "ending the replaced session", "error", err)
+		}
+	}
 	h.setSessionCookie(w, cookie, sess)
-	redirect(w, r, h.srv.URL(oauth.PathAuthorize)+"?"+req.Params.Encode())
+	redirect(w, r, h.srv.URL(oauth.PathAuthorize)+"?"+req.Satisfied().Encode())
+}
+
+// humanMinutes says a wait in whole minutes ("1 minute", "12 minutes").
+func humanMinutes(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(m) + " minutes"
 }
 
 // consent applies the user's decision (RFC 6749 §4.1.2, §4.1.2.1
@@ -144,19 +217,12 @@ func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.Au
 		return
 	}
 	if sess == nil {
-		h.loginPage(w, r, req, "Your session has ended. Sign in again.")
+		h.loginPage(w, r, req, http.StatusOK, msgSessionEnded)
 		return
 	}
 	switch form.Get("decision") {
 	case "allow":
-		location, err := h.srv.Approve(r.Context(), req, sess)
-		switch {
-		case err != nil:
-			rec.fail(err)
-		case req.ResponseType == oauth.ResponseTypeToken:
-			rec.issued()
-		}
-		redirect(w, r, location)
+		h.approve(w, r, req, sess, true, rec)
 	case "deny":
 		rec.ev.Outcome = oauth.CodeAccessDenied
 		redirect(w, r, h.srv.ErrorRedirect(req, oauth.ErrAccessDenied("the user denied the request")))

@@ -85,9 +85,14 @@ func (ts *testServer) openLogin(c *http.Client, params url.Values) response {
 }
 
 // signInToConsent logs browser c in through the login page of params and returns
-// the consent page the login redirect leads to.
+// the consent page the login redirect leads to. Unless params say
+// otherwise, it asks for the page with prompt=consent: the user may have
+// allowed the client before (consent memory).
 func (ts *testServer) signInToConsent(c *http.Client, params url.Values) response {
 	ts.t.Helper()
+	if !params.Has("prompt") {
+		params = withParams(params, "prompt", "consent")
+	}
 	page := ts.openLogin(c, params)
 	resp := ts.submit(c, page.Body, url.Values{"username": {userName}, "password": {userPassword}})
 	if resp.Status != http.StatusSeeOther {
@@ -312,11 +317,11 @@ func (f *faultyStore) GetClient(ctx context.Context, id string) (*oauth.Client, 
 	return f.Store.GetClient(ctx, id)
 }
 
-func (f *faultyStore) CreateCode(ctx context.Context, c *oauth.AuthorizationCode) error {
+func (f *faultyStore) CreateCode(ctx context.Context, c *oauth.AuthorizationCode, change *oauth.SessionChange) error {
 	if err := f.err("CreateCode"); err != nil {
 		return err
 	}
-	return f.Store.CreateCode(ctx, c)
+	return f.Store.CreateCode(ctx, c, change)
 }
 
 func (f *faultyStore) GetSession(ctx context.Context, hash string) (*oauth.Session, error) {

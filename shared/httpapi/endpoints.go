@@ -35,7 +35,9 @@ func (h *Handlers) clientEndpoint(endpoint string, serve func(w http.ResponseWri
 
 // token serves the token endpoint (RFC 6749 §3.2).
 func (h *Handlers) token(w http.ResponseWriter, r *http.Request, client *oauth.Client, form url.Values, rec *record) error {
-	resp, err := h.srv.Token(r.Context(), client, oauth.TokenRequestFromForm(form))
+	treq := oauth.TokenRequestFromForm(form)
+	treq.RemoteAddr = r.RemoteAddr
+	resp, err := h.srv.Token(r.Context(), client, treq)
 	if err != nil {
 		return err
 	}

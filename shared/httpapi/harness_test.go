@@ -300,7 +300,8 @@ func (ts *testServer) submit(c *http.Client, page string, extra url.Values) resp
 }
 
 // authorize runs an authorization request through login and consent in
-// browser c and returns the final redirect to the client.
+// browser c and returns the final redirect to the client. The consent page
+// is skipped when the user has allowed the client the scopes before.
 func (ts *testServer) authorize(c *http.Client, params url.Values) *url.URL {
 	ts.t.Helper()
 	page := ts.get(c, oauth.PathAuthorize+"?"+params.Encode())
@@ -313,6 +314,9 @@ func (ts *testServer) authorize(c *http.Client, params url.Values) *url.URL {
 			ts.t.Fatalf("login: status %d: %s", resp.Status, resp.Body)
 		}
 		page = ts.get(c, strings.TrimPrefix(resp.Header.Get("Location"), ts.URL))
+	}
+	if page.Status == http.StatusFound { // consent remembered
+		return page.Location(ts.t)
 	}
 	if !strings.Contains(page.Body, `value="consent"`) {
 		ts.t.Fatalf("expected the consent page, got %d:\n%s", page.Status, page.Body)

@@ -77,6 +77,7 @@ func TestKMSCallBudget(t *testing.T) {
 	params := url.Values{
 		"response_type": {"code"}, "client_id": {webID}, "redirect_uri": {redirectURI},
 		"scope": {"read write"}, "state": {"budget"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+		"prompt": {"consent"},
 	}
 	ts.signInToConsent(browser, params)
 	consent := measure("authorize GET, live session (consent page)", true, 0, 0,

@@ -152,9 +152,9 @@ func (w *writeLog) stored(rt *oauth.RefreshToken, err error) error {
 	return err
 }
 
-func (w *writeLog) CreateCode(ctx context.Context, c *oauth.AuthorizationCode) error {
+func (w *writeLog) CreateCode(ctx context.Context, c *oauth.AuthorizationCode, change *oauth.SessionChange) error {
 	w.add("CreateCode")
-	return w.Store.CreateCode(ctx, c)
+	return w.Store.CreateCode(ctx, c, change)
 }
 
 func (w *writeLog) RedeemCode(ctx context.Context, codeHash, grantID string, first *oauth.RefreshToken) error {

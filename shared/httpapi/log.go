@@ -31,6 +31,9 @@ const (
 	// OutcomeLoginFailed: the login form was posted with a wrong username
 	// or password (the page is shown again; no OAuth error is sent).
 	OutcomeLoginFailed = "login_failed"
+	// OutcomeLoginThrottled: a login refused, unchecked, because its
+	// username or source address is over the failed-login limit.
+	OutcomeLoginThrottled = "login_throttled"
 )
 
 // Event is what one request did, as its log line records it and as

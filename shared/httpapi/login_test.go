@@ -570,7 +570,7 @@ func TestPageSecurityHeaders(t *testing.T) {
 // TestSessionExpiry: after the session lifetime (12 h) the login page is
 // shown again, and a consent post is not honoured.
 func TestSessionExpiry(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, func(c *oauth.Config) { c.SessionIdleTimeout = 24 * time.Hour })
 	c := ts.newBrowser()
 	p := webCodeParams("st")
 	consent := ts.signInToConsent(c, p)
@@ -587,6 +587,22 @@ func TestSessionExpiry(t *testing.T) {
 	if r.Header.Get("Location") != "" || !isLoginPage(r.Body) {
 		t.Fatalf("consent with an expired session: %d Location %q, want the login page", r.Status, r.Header.Get("Location"))
 	}
+
+	t.Run("idle timeout", func(t *testing.T) {
+		ts := newTestServer(t) // idle timeout 1 h
+		c := ts.newBrowser()
+		ts.signInToConsent(c, p)
+		for range 5 { // used every 50 minutes for over 4 hours: alive
+			ts.Clock.Advance(50 * time.Minute)
+			if r := ts.authorizeGet(c, p.Encode()); !isConsentPage(r.Body) {
+				t.Fatalf("a session used within its idle timeout ended: %d %s", r.Status, r.Body)
+			}
+		}
+		ts.Clock.Advance(time.Hour + time.Second)
+		if r := ts.authorizeGet(c, p.Encode()); !isLoginPage(r.Body) {
+			t.Fatal("a session unused for longer than its idle timeout was honoured")
+		}
+	})
 
 	t.Run("configured lifetime", func(t *testing.T) {
 		ts := newTestServer(t, func(c *oauth.Config) { c.SessionLifetime = time.Hour })

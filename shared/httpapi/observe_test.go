@@ -38,11 +38,11 @@ type obsStore struct {
 	fail bool
 }
 
-func (s obsStore) CreateCode(ctx context.Context, c *oauth.AuthorizationCode) error {
+func (s obsStore) CreateCode(ctx context.Context, c *oauth.AuthorizationCode, change *oauth.SessionChange) error {
 	if s.fail {
 		return errors.New("dynamodb: connection reset")
 	}
-	return s.Store.CreateCode(ctx, c)
+	return s.Store.CreateCode(ctx, c, change)
 }
 
 const obsIssuer = "https://auth.example"

@@ -87,8 +87,8 @@ func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, na
 	}
 }
 
-func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, message string) {
-	h.render(w, r, http.StatusOK, pageLogin, &pageData{
+func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, status int, message string) {
+	h.render(w, r, status, pageLogin, &pageData{
 		Title:      "Sign in",
 		FormAction: h.srv.URL(oauth.PathAuthorize),
 		CSRF:       h.csrfToken(w, r),

@@ -406,7 +406,7 @@ func (p *inProcess) newCode(tb testing.TB, scopes []string) (code, verifier stri
 		RedirectURI: redirectURI, Scopes: scopes, Subject: "user-1", Username: userName,
 		CodeChallenge: challenge, CodeChallengeMethod: oauth.PKCEMethodS256,
 		AuthTime: p.clock.Now(), ExpiresAt: p.clock.Now().Add(time.Hour),
-	})
+	}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

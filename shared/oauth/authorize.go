@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strconv"
 	"time"
@@ -28,6 +29,11 @@ type AuthorizeRequest struct {
 	State               string
 	CodeChallenge       string
 	CodeChallengeMethod string
+	// Prompt is the prompt parameter's values (OpenID Connect Core §3.1.2.1:
+	// "none", "login", "consent"), and MaxAge the max_age parameter (-1 if
+	// absent): see Decide.
+	Prompt []string
+	MaxAge time.Duration
 	// Params are the request's parameters, for carrying the request through
 	// the login and consent pages.
 	Params url.Values
@@ -98,6 +104,9 @@ func (s *Server) validateAuthorizeRequest(req *AuthorizeRequest, params url.Valu
 		return oe
 	}
 	req.Scopes = scopes
+	if oe := req.parsePrompt(params); oe != nil {
+		return oe
+	}
 	if req.ResponseType == ResponseTypeCode {
 		return req.validatePKCE(params)
 	}
@@ -140,16 +149,26 @@ func (req *AuthorizeRequest) defaultResponseMode() string {
 
 // Approve issues the response to an authorization the user approved and
 // returns the redirect URL: a code in the query (§4.1.2) or, for the
-// implicit grant, an access token in the fragment (§4.2.2). A failure to
-// issue is itself redirected as server_error or temporarily_unavailable:
-// location is then that error redirect, and err (an *Error) the error it
-// carries, for the caller's log.
-func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Session) (location string, err error) {
+// implicit grant, an access token in the fragment (§4.2.2). consent says
+// the user has just allowed req's scopes on the consent page: it is
+// recorded with the code, in the same write, so that the next request
+// for the same or fewer scopes skips the page.
+//
+// A session that ended meanwhile (logged out elsewhere) is ErrNotFound,
+// with no location: the caller asks the user to sign in again. A failure
+// to issue is itself redirected as server_error or
+// temporarily_unavailable: location is then that error redirect, and err
+// (an *Error) the error it carries, for the caller's log.
+func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Session, consent bool) (location string, err error) {
+	change := s.sessionChange(sess, req, consent)
 	var params url.Values
 	if req.ResponseType == ResponseTypeToken {
-		params, err = s.issueImplicit(ctx, req, sess)
+		params, err = s.issueImplicit(ctx, req, sess, change)
 	} else {
-		params, err = s.issueCode(ctx, req, sess)
+		params, err = s.issueCode(ctx, req, sess, change)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return "", ErrNotFound
 	}
 	if err != nil {
 		oe := AsError(err)
@@ -182,7 +201,7 @@ func (s *Server) ErrorRedirect(req *AuthorizeRequest, oe *Error) string {
 // issueCode creates and stores an authorization code (RFC 6749 §4.1.2):
 // 256 random bits, stored hashed, bound to everything the token request
 // must match.
-func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Session) (url.Values, error) {
+func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Session, change *SessionChange) (url.Values, error) {
 	code := RandomToken()
 	now := s.now()
 	err := s.store.CreateCode(ctx, &AuthorizationCode{
@@ -197,7 +216,7 @@ func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Ses
 		CodeChallengeMethod: req.CodeChallengeMethod,
 		AuthTime:            sess.AuthTime,
 		ExpiresAt:           now.Add(s.cfg.CodeLifetime),
-	})
+	}, change)
 	if err != nil {
 		return nil, err
 	}
@@ -205,8 +224,15 @@ func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Ses
 }
 
 // issueImplicit issues an access token in the authorization response
-// (§4.2.2). It gets no refresh token and belongs to no grant.
-func (s *Server) issueImplicit(ctx context.Context, req *AuthorizeRequest, sess *Session) (url.Values, error) {
+// (§4.2.2). It gets no refresh token and belongs to no grant. The session
+// change is written first: a token is never returned for a session that
+// ended.
+func (s *Server) issueImplicit(ctx context.Context, req *AuthorizeRequest, sess *Session, change *SessionChange) (url.Values, error) {
+	if change != nil {
+		if err := s.store.UpdateSession(ctx, change); err != nil {
+			return nil, err
+		}
+	}
 	tok, lifetime, err := s.issueAccessToken(ctx, req.Client, sess.Subject, sess.Username, req.Scopes, "")
 	if err != nil {
 		return nil, err

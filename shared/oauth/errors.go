@@ -119,6 +119,18 @@ func ErrAccessDenied(format string, args ...any) *Error {
 	return newError(CodeAccessDenied, format, args...)
 }
 
+// ErrLoginRequired: prompt=none, but the user must sign in (OpenID Connect
+// Core §3.1.2.6).
+func ErrLoginRequired(format string, args ...any) *Error {
+	return newError(CodeLoginRequired, format, args...)
+}
+
+// ErrConsentRequired: prompt=none, but the user must consent (OpenID
+// Connect Core §3.1.2.6).
+func ErrConsentRequired(format string, args ...any) *Error {
+	return newError(CodeConsentRequired, format, args...)
+}
+
 // ErrUnsupportedResponseType: unknown response_type (§4.1.2.1).
 func ErrUnsupportedResponseType(format string, args ...any) *Error {
 	return newError(CodeUnsupportedResponseType, format, args...)

@@ -8,7 +8,8 @@ import (
 // passwordGrant implements the resource owner password credentials grant
 // (RFC 6749 §4.3). RFC 9700 §2.4 says it MUST NOT be used; it is here for
 // migrations and is only open to clients registered for it. Wrong
-// credentials are invalid_grant, the same for unknown users.
+// credentials are invalid_grant, the same for unknown users, and count
+// against the login throttle (throttle.go) like the sign-in page's.
 func (s *Server) passwordGrant(ctx context.Context, client *Client, req *TokenRequest) (*TokenResponse, error) {
 	if req.Username == "" || req.Password == "" {
 		return nil, ErrInvalidRequest("username and password are required")
@@ -17,9 +18,12 @@ func (s *Server) passwordGrant(ctx context.Context, client *Client, req *TokenRe
 	if oe != nil {
 		return nil, oe
 	}
-	user, err := s.checkUser(ctx, req.Username, req.Password)
+	user, err := s.authenticate(ctx, req.Username, req.Password, req.RemoteAddr)
 	if errors.Is(err, ErrLoginFailed) {
 		return nil, ErrInvalidGrant("wrong username or password")
+	}
+	if errors.Is(err, ErrLoginThrottled) {
+		return nil, ErrInvalidGrant("too many failed sign-in attempts: try again later")
 	}
 	if err != nil {
 		return nil, err

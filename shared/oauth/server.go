@@ -22,7 +22,18 @@ type Config struct {
 	AccessTokenLifetime  time.Duration // default 1 h
 	RefreshTokenLifetime time.Duration // default 30 days; each rotation starts a new period
 	CodeLifetime         time.Duration // default 60 s (RFC 6749 §4.1.2: "maximum ... of 10 minutes RECOMMENDED")
-	SessionLifetime      time.Duration // default 12 h
+	SessionLifetime      time.Duration // default 12 h: a session's absolute lifetime
+	// SessionIdleTimeout ends a session unused for this long (default 1 h;
+	// at most SessionLifetime).
+	SessionIdleTimeout time.Duration
+	// Login throttling (see throttle.go): a username with
+	// LoginMaxFailures failed sign-ins (default 5), or a source address
+	// (an IPv6 /64) with LoginMaxFailuresPerIP (default 50), within one
+	// LoginFailureWindow (default 15 min), is refused until the window
+	// ends, whether or not the username exists.
+	LoginMaxFailures      int
+	LoginMaxFailuresPerIP int
+	LoginFailureWindow    time.Duration
 	// Leeway is the clock skew allowed when verifying tokens and client
 	// assertions (default 30 s).
 	Leeway time.Duration
@@ -45,6 +56,10 @@ const (
 	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
 	DefaultCodeLifetime         = 60 * time.Second
 	DefaultSessionLifetime      = 12 * time.Hour
+	DefaultSessionIdleTimeout   = time.Hour
+	DefaultLoginMaxFailures     = 5
+	DefaultLoginMaxFailuresIP   = 50
+	DefaultLoginFailureWindow   = 15 * time.Minute
 	DefaultLeeway               = 30 * time.Second
 )
 
@@ -90,6 +105,15 @@ func NewServer(cfg Config, store Store, signer Signer, passwords PasswordChecker
 	setDefault(&cfg.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
 	setDefault(&cfg.CodeLifetime, DefaultCodeLifetime)
 	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
+	setDefault(&cfg.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	cfg.SessionIdleTimeout = min(cfg.SessionIdleTimeout, cfg.SessionLifetime)
+	setDefault(&cfg.LoginFailureWindow, DefaultLoginFailureWindow)
+	if cfg.LoginMaxFailures <= 0 {
+		cfg.LoginMaxFailures = DefaultLoginMaxFailures
+	}
+	if cfg.LoginMaxFailuresPerIP <= 0 {
+		cfg.LoginMaxFailuresPerIP = DefaultLoginMaxFailuresIP
+	}
 	setDefault(&cfg.Leeway, DefaultLeeway)
 	setDefault(&cfg.MaxClientAssertionLifetime, DefaultMaxClientAssertionLifetime)
 	if cfg.Now == nil {

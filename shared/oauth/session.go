@@ -3,24 +3,33 @@ package oauth
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Login checks a user's password and starts a browser session. It returns
 // the session and the cookie value (the only place the raw id exists). Bad
-// credentials give ErrLoginFailed, whether or not the user exists.
-func (s *Server) Login(ctx context.Context, username, password string) (*Session, string, error) {
-	user, err := s.checkUser(ctx, username, password)
+// credentials give ErrLoginFailed, whether or not the user exists; a
+// username or source address (remoteAddr, "ip" or "ip:port"; "" if
+// unknown) over its failed-login limit gives a *ThrottledError
+// (ErrLoginThrottled), see throttle.go.
+//
+// The session starts with the user's recorded consents, so that it can
+// skip the consent page without another read.
+func (s *Server) Login(ctx context.Context, username, password, remoteAddr string) (*Session, string, error) {
+	user, err := s.authenticate(ctx, username, password, remoteAddr)
 	if err != nil {
 		return nil, "", err
 	}
 	id := RandomToken()
 	now := s.now()
 	sess := &Session{
-		Hash:      HashToken(id),
-		Subject:   user.Subject,
-		Username:  user.Username,
-		AuthTime:  now,
-		ExpiresAt: now.Add(s.cfg.SessionLifetime),
+		Hash:          HashToken(id),
+		Subject:       user.Subject,
+		Username:      user.Username,
+		AuthTime:      now,
+		ExpiresAt:     now.Add(s.cfg.SessionLifetime),
+		IdleExpiresAt: now.Add(s.cfg.SessionIdleTimeout),
+		Consents:      user.Consents,
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, "", ErrServer(err)
@@ -54,7 +63,7 @@ func (s *Server) checkUser(ctx context.Context, username, password string) (*Use
 }
 
 // SessionFromCookie returns the live session named by a cookie value, or
-// ErrNotFound.
+// ErrNotFound: missing, past its absolute lifetime, or idle too long.
 func (s *Server) SessionFromCookie(ctx context.Context, cookie string) (*Session, error) {
 	if cookie == "" || len(cookie) > 128 {
 		return nil, ErrNotFound
@@ -63,10 +72,54 @@ func (s *Server) SessionFromCookie(ctx context.Context, cookie string) (*Session
 	if err != nil {
 		return nil, err
 	}
-	if !s.now().Before(sess.ExpiresAt) {
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || !sess.IdleExpiresAt.IsZero() && !now.Before(sess.IdleExpiresAt) {
 		return nil, ErrNotFound
 	}
 	return sess, nil
+}
+
+// sessionTouchInterval is how stale a session's idle expiry may get before
+// a use moves it on: at most one write per session per interval.
+const sessionTouchInterval = time.Minute
+
+// sessionChange returns what using sess now changes in it: the idle expiry
+// moved on (when it is more than sessionTouchInterval stale), and, with
+// consent, req's scopes recorded as allowed to its client. It returns nil
+// when nothing changes.
+func (s *Server) sessionChange(sess *Session, req *AuthorizeRequest, consent bool) *SessionChange {
+	c := &SessionChange{Hash: sess.Hash, Username: sess.Username}
+	idle := s.now().Add(s.cfg.SessionIdleTimeout)
+	if idle.After(sess.ExpiresAt) {
+		idle = sess.ExpiresAt
+	}
+	if idle.Sub(sess.IdleExpiresAt) >= sessionTouchInterval {
+		c.IdleExpiresAt = idle
+	}
+	if consent && req != nil {
+		c.ConsentClientID, c.ConsentScopes = req.Client.ID, req.Scopes
+	}
+	if c.IdleExpiresAt.IsZero() && c.ConsentClientID == "" {
+		return nil
+	}
+	return c
+}
+
+// TouchSession records a use of sess (a page shown): its idle expiry moves
+// on if it is stale. A session that has just ended is ErrNotFound.
+func (s *Server) TouchSession(ctx context.Context, sess *Session) error {
+	c := s.sessionChange(sess, nil, false)
+	if c == nil {
+		return nil
+	}
+	if err := s.store.UpdateSession(ctx, c); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return ErrServer(err)
+	}
+	sess.IdleExpiresAt = c.IdleExpiresAt
+	return nil
 }
 
 // Logout ends the session named by a cookie value.

@@ -24,6 +24,14 @@ type Client struct {
 	// Config.JWKSFetcher.
 	JWKS    *JWKS
 	JWKSURI string
+	// ClientURI (client_uri) is the client's home page and LogoURI
+	// (logo_uri) its logo (RFC 7591 §2). The consent page shows them only
+	// as text links: it loads nothing from another origin.
+	ClientURI string
+	LogoURI   string
+	// FirstParty (Gatehouse's first_party) marks a client run by the
+	// server's own operator: its users are not asked for consent.
+	FirstParty bool
 }
 
 // AuthorizationCode is an issued code (RFC 6749 §4.1.2). Only its hash is
@@ -69,16 +77,40 @@ type User struct {
 	Subject      string // the "sub" claim: stable, never reused
 	Username     string
 	PasswordHash string // a slow hash, checked by a PasswordChecker
+	// Consents are the scopes the user has allowed, by client ID. Stores
+	// fill it in on GetUser; SessionChange adds to it.
+	Consents map[string][]string
 }
 
 // Session is a signed-in browser session. The cookie holds the random id;
 // only its hash is stored.
 type Session struct {
-	Hash      string
-	Subject   string
-	Username  string
-	AuthTime  time.Time
-	ExpiresAt time.Time
+	Hash     string
+	Subject  string
+	Username string
+	AuthTime time.Time
+	// ExpiresAt is the absolute end (AuthTime + Config.SessionLifetime);
+	// IdleExpiresAt, never later, is the end if the session goes unused
+	// (Config.SessionIdleTimeout): each use moves it on.
+	ExpiresAt     time.Time
+	IdleExpiresAt time.Time
+	// Consents are the user's consents when the session began, with those
+	// given during it: what the consent page need not ask again.
+	Consents map[string][]string
+}
+
+// SessionChange is what an authorization request changes in its session:
+// the idle expiry moved on, a consent recorded (in the session and the
+// user's record), or both.
+type SessionChange struct {
+	Hash     string // the session's
+	Username string // the session's user, whose consents Consent adds to
+	// IdleExpiresAt is the session's new idle expiry; zero leaves it.
+	IdleExpiresAt time.Time
+	// ConsentClientID, if not empty, records that the user allowed
+	// ConsentScopes to that client (added to earlier consents).
+	ConsentClientID string
+	ConsentScopes   []string
 }
 
 // Store is everything the grant library reads and writes. Each method is at
@@ -92,7 +124,10 @@ type Session struct {
 type Store interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 
-	CreateCode(ctx context.Context, code *AuthorizationCode) error
+	// CreateCode stores a new authorization code. With a non-nil change it
+	// also applies it, in the same atomic write; a change whose session is
+	// gone or expired fails the whole write with ErrNotFound.
+	CreateCode(ctx context.Context, code *AuthorizationCode, change *SessionChange) error
 	// GetCode returns the code with this hash, redeemed or not.
 	GetCode(ctx context.Context, hash string) (*AuthorizationCode, error)
 	// RedeemCode atomically marks the code redeemed and, if first is not
@@ -140,8 +175,19 @@ type Store interface {
 
 	CreateSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, hash string) (*Session, error)
+	// UpdateSession applies change alone (see CreateCode), atomically.
+	UpdateSession(ctx context.Context, change *SessionChange) error
 	// DeleteSession removes a session; a missing one is not an error.
 	DeleteSession(ctx context.Context, hash string) error
+
+	// LoginFailures returns the live failed-login counts of keys (a
+	// missing or expired counter counts 0), in one round trip.
+	LoginFailures(ctx context.Context, keys ...string) (map[string]int, error)
+	// AddLoginFailure adds one to the counter of each key atomically,
+	// creating those missing or expired to expire at expiresAt.
+	AddLoginFailure(ctx context.Context, expiresAt time.Time, keys ...string) error
+	// ClearLoginFailures deletes the counters of keys.
+	ClearLoginFailures(ctx context.Context, keys ...string) error
 }
 
 // PasswordChecker verifies user passwords against their stored slow hashes.

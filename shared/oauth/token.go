@@ -22,6 +22,9 @@ type TokenRequest struct {
 	Scope        string
 	Username     string
 	Password     string
+	// RemoteAddr is the client's network address ("ip" or "ip:port"), for
+	// the password grant's login throttle; the HTTP layer fills it in.
+	RemoteAddr string
 }
 
 // TokenRequestFromForm reads a token request's parameters.

@@ -32,6 +32,7 @@ type Store struct {
 	revokedGrants map[string]time.Time               // grant ID → keepUntil
 	revokedJTIs   map[string]time.Time               // jti → token expiry
 	assertionIDs  map[string]time.Time               // client ID + "\x00" + jti → expiry
+	loginFailures map[string]loginCounter            // by key
 	// sweepAt is the size of assertionIDs at which expired ids are next
 	// dropped: every private_key_jwt request adds one.
 	sweepAt int
@@ -51,6 +52,7 @@ func New() *Store {
 		revokedGrants: map[string]time.Time{},
 		revokedJTIs:   map[string]time.Time{},
 		assertionIDs:  map[string]time.Time{},
+		loginFailures: map[string]loginCounter{},
 		sweepAt:       minSweep,
 	}
 }
@@ -70,13 +72,19 @@ func (s *Store) GetClient(_ context.Context, id string) (*oauth.Client, error) {
 	return cloneClient(c), nil
 }
 
-// CreateCode stores a new authorization code; ErrConflict if its hash is
-// already taken.
-func (s *Store) CreateCode(_ context.Context, code *oauth.AuthorizationCode) error {
+// CreateCode stores a new authorization code and applies change, if not
+// nil; ErrConflict if its hash is already taken, ErrNotFound if change's
+// session is gone. On error nothing is written.
+func (s *Store) CreateCode(_ context.Context, code *oauth.AuthorizationCode, change *oauth.SessionChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.liveCode(code.Hash); ok {
 		return conflict("authorization code already exists")
+	}
+	if change != nil {
+		if err := s.applySessionChange(change); err != nil {
+			return err
+		}
 	}
 	s.codes[code.Hash] = *cloneCode(*code)
 	return nil
@@ -225,7 +233,7 @@ func (s *Store) GetUser(_ context.Context, username string) (*oauth.User, error)
 	if !ok {
 		return nil, notFound("user")
 	}
-	return &u, nil
+	return cloneUser(u), nil
 }
 
 // CreateSession stores a new session; ErrConflict if its hash is taken.
@@ -235,7 +243,7 @@ func (s *Store) CreateSession(_ context.Context, sess *oauth.Session) error {
 	if _, ok := s.liveSession(sess.Hash); ok {
 		return conflict("session already exists")
 	}
-	s.sessions[sess.Hash] = *sess
+	s.sessions[sess.Hash] = *cloneSession(*sess)
 	return nil
 }
 
@@ -247,7 +255,7 @@ func (s *Store) GetSession(_ context.Context, hash string) (*oauth.Session, erro
 	if !ok {
 		return nil, notFound("session")
 	}
-	return &sess, nil
+	return cloneSession(sess), nil
 }
 
 // DeleteSession deletes the session with this hash; deleting a missing
@@ -295,7 +303,7 @@ func (s *Store) ListClients(_ context.Context) ([]*oauth.Client, error) {
 func (s *Store) PutUser(_ context.Context, u *oauth.User) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users[u.Username] = *u
+	s.users[u.Username] = *cloneUser(*u)
 	return nil
 }
 
@@ -333,7 +341,7 @@ func (s *Store) refreshTokenExists(hash string) bool {
 
 func (s *Store) liveSession(hash string) (oauth.Session, bool) {
 	sess, ok := s.sessions[hash]
-	return sess, ok && s.live(sess.ExpiresAt)
+	return sess, ok && s.live(sess.ExpiresAt) && (sess.IdleExpiresAt.IsZero() || s.live(sess.IdleExpiresAt))
 }
 
 // putRefreshToken stores a copy of t. GrantRevoked is never stored: it is

@@ -102,7 +102,7 @@ func TestCopiesIn(t *testing.T) {
 	user := &oauth.User{Username: "u", Subject: "sub"}
 	sess := &oauth.Session{Hash: "sess", Subject: "sub", ExpiresAt: exp}
 	mustOK(t, s.PutClient(ctx, client))
-	mustOK(t, s.CreateCode(ctx, code))
+	mustOK(t, s.CreateCode(ctx, code, nil))
 	mustOK(t, s.CreateRefreshToken(ctx, token))
 	mustOK(t, s.RedeemCode(ctx, code.Hash, code.GrantID, first))
 	mustOK(t, s.RotateRefreshToken(ctx, first.Hash, next))
@@ -145,7 +145,7 @@ func TestCopiesOut(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	mustOK(t, s.PutClient(ctx, &oauth.Client{ID: "c", RedirectURIs: []string{"https://a/cb"},
 		GrantTypes: []string{"g"}, ResponseTypes: []string{"code"}, Scopes: []string{"s"}}))
-	mustOK(t, s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: "code", Scopes: []string{"s"}, ExpiresAt: exp}))
+	mustOK(t, s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: "code", Scopes: []string{"s"}, ExpiresAt: exp}, nil))
 	mustOK(t, s.CreateRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt", GrantID: "g", Scopes: []string{"s"}, ExpiresAt: exp}))
 	mustOK(t, s.PutUser(ctx, &oauth.User{Username: "u", Subject: "sub"}))
 	mustOK(t, s.CreateSession(ctx, &oauth.Session{Hash: "sess", Subject: "sub", ExpiresAt: exp}))

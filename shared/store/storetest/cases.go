@@ -76,6 +76,19 @@ var suite = []group{
 		{"CreateDuplicate", sessionCreateDuplicate},
 		{"Delete", sessionDelete},
 		{"DeleteMissing", sessionDeleteMissing},
+		{"IdleExpired", sessionIdleExpired},
+		{"UpdateIdle", sessionUpdateIdle},
+		{"UpdateConsent", sessionUpdateConsent},
+		{"UpdateConsentWithoutScopes", sessionUpdateConsentNoScopes},
+		{"UpdateMissing", sessionUpdateMissing},
+		{"CreateCodeWithChange", sessionCreateCodeWithChange},
+		{"CreateCodeWithChangeOfEndedSession", sessionCreateCodeEndedSession},
+	}},
+	{"LoginFailures", []testCase{
+		{"CountAndRead", loginFailuresCount},
+		{"Clear", loginFailuresClear},
+		{"Expiry", loginFailuresExpiry},
+		{"AddConcurrently", loginFailuresConcurrently},
 	}},
 	{"Expiry", []testCase{
 		{"Past", expiryPast},
@@ -167,7 +180,7 @@ func codeCreateDuplicate(e *env) {
 	e.createCode(c)
 	dup := e.newCode(e.later())
 	dup.Hash = c.Hash
-	e.wantErr(e.h.Store.CreateCode(e.ctx, dup), oauth.ErrConflict, "second CreateCode")
+	e.wantErr(e.h.Store.CreateCode(e.ctx, dup, nil), oauth.ErrConflict, "second CreateCode")
 	e.wantCode(c)
 }
 
@@ -575,6 +588,161 @@ func sessionDelete(e *env) {
 // sessionDeleteMissing: signing out twice is not an error.
 func sessionDeleteMissing(e *env) {
 	e.must(e.h.Store.DeleteSession(e.ctx, hash()), "DeleteSession")
+}
+
+// sessionIdleExpired: a session past its idle expiry is gone, though its
+// absolute lifetime is not over.
+func sessionIdleExpired(e *env) {
+	s := e.newSession(e.earlier())
+	s.ExpiresAt = e.later()
+	e.createSession(s)
+	e.wantNoSession(s.Hash)
+}
+
+// sessionUser stores a user and a live session of theirs.
+func (e *env) sessionUser() (*oauth.User, *oauth.Session) {
+	u := e.newUser()
+	e.must(e.h.Admin.PutUser(e.ctx, u), "PutUser")
+	s := e.newSession(e.later())
+	s.Subject, s.Username, s.Consents = u.Subject, u.Username, nil
+	e.createSession(s)
+	return u, s
+}
+
+// wantUser fails unless the stored user equals want.
+func (e *env) wantUser(want *oauth.User) {
+	e.Helper()
+	got, err := e.h.Store.GetUser(e.ctx, want.Username)
+	e.must(err, "GetUser")
+	e.wantEqual("GetUser", got, want)
+}
+
+func sessionUpdateIdle(e *env) {
+	u, s := e.sessionUser()
+	s.IdleExpiresAt = s.IdleExpiresAt.Add(30 * time.Minute)
+	e.must(e.h.Store.UpdateSession(e.ctx, &oauth.SessionChange{Hash: s.Hash, Username: u.Username, IdleExpiresAt: s.IdleExpiresAt}), "UpdateSession")
+	e.wantSession(s)
+	e.wantUser(u)
+}
+
+// sessionUpdateConsent: a consent is added to the session's and the
+// user's, merged with the scopes allowed before; the idle expiry is left
+// alone when the change has none.
+func sessionUpdateConsent(e *env) {
+	u, s := e.sessionUser()
+	client := "client-" + id()
+	change := &oauth.SessionChange{Hash: s.Hash, Username: u.Username, ConsentClientID: client, ConsentScopes: []string{"read", "profile"}}
+	e.must(e.h.Store.UpdateSession(e.ctx, change), "UpdateSession")
+	change.ConsentScopes = []string{"write", "read"}
+	e.must(e.h.Store.UpdateSession(e.ctx, change), "UpdateSession again")
+	s.Consents = map[string][]string{client: {"profile", "read", "write"}}
+	u.Consents[client] = []string{"profile", "read", "write"}
+	e.wantSession(s)
+	e.wantUser(u)
+}
+
+// sessionUpdateConsentNoScopes: consent to a request without scopes is
+// remembered too (an empty list, not a missing client).
+func sessionUpdateConsentNoScopes(e *env) {
+	u, s := e.sessionUser()
+	client := "client-" + id()
+	e.must(e.h.Store.UpdateSession(e.ctx, &oauth.SessionChange{Hash: s.Hash, Username: u.Username, ConsentClientID: client}), "UpdateSession")
+	s.Consents = map[string][]string{client: {}}
+	u.Consents[client] = []string{}
+	e.wantSession(s)
+	e.wantUser(u)
+}
+
+// sessionUpdateMissing: a change of a missing or ended session is
+// ErrNotFound and records no consent.
+func sessionUpdateMissing(e *env) {
+	u, s := e.sessionUser()
+	e.must(e.h.Store.DeleteSession(e.ctx, s.Hash), "DeleteSession")
+	for _, hash := range []string{s.Hash, hash()} {
+		err := e.h.Store.UpdateSession(e.ctx, &oauth.SessionChange{Hash: hash, Username: u.Username,
+			IdleExpiresAt: e.later(), ConsentClientID: "client-" + id(), ConsentScopes: []string{"read"}})
+		e.wantErr(err, oauth.ErrNotFound, "UpdateSession")
+	}
+	e.wantUser(u)
+}
+
+func sessionCreateCodeWithChange(e *env) {
+	u, s := e.sessionUser()
+	c := e.newCode(e.later())
+	s.IdleExpiresAt = s.IdleExpiresAt.Add(time.Minute)
+	change := &oauth.SessionChange{Hash: s.Hash, Username: u.Username, IdleExpiresAt: s.IdleExpiresAt,
+		ConsentClientID: c.ClientID, ConsentScopes: c.Scopes}
+	e.must(e.h.Store.CreateCode(e.ctx, c, change), "CreateCode")
+	e.wantCode(c)
+	s.Consents = map[string][]string{c.ClientID: c.Scopes}
+	u.Consents[c.ClientID] = c.Scopes
+	e.wantSession(s)
+	e.wantUser(u)
+}
+
+// sessionCreateCodeEndedSession: a code whose session change fails (the
+// user signed out meanwhile) is not written.
+func sessionCreateCodeEndedSession(e *env) {
+	u, s := e.sessionUser()
+	e.must(e.h.Store.DeleteSession(e.ctx, s.Hash), "DeleteSession")
+	c := e.newCode(e.later())
+	err := e.h.Store.CreateCode(e.ctx, c, &oauth.SessionChange{Hash: s.Hash, Username: u.Username,
+		ConsentClientID: c.ClientID, ConsentScopes: c.Scopes})
+	e.wantErr(err, oauth.ErrNotFound, "CreateCode")
+	e.wantNoCode(c.Hash)
+	e.wantUser(u)
+}
+
+// Failed-login counters.
+
+func (e *env) wantFailures(want map[string]int, keys ...string) {
+	e.Helper()
+	got, err := e.h.Store.LoginFailures(e.ctx, keys...)
+	e.must(err, "LoginFailures")
+	for _, k := range keys {
+		if got[k] != want[k] {
+			e.Fatalf("LoginFailures: %d for key %d, want %d (all: %v)", got[k], slices.Index(keys, k), want[k], got)
+		}
+	}
+}
+
+func loginFailuresCount(e *env) {
+	a, b, missing := "login#"+id(), "login#"+id(), "login#"+id()
+	for range 3 {
+		e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), a, b), "AddLoginFailure")
+	}
+	e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), b), "AddLoginFailure")
+	e.wantFailures(map[string]int{a: 3, b: 4}, a, b, missing)
+}
+
+func loginFailuresClear(e *env) {
+	a, b := "login#"+id(), "login#"+id()
+	e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), a, b), "AddLoginFailure")
+	e.must(e.h.Store.ClearLoginFailures(e.ctx, a), "ClearLoginFailures")
+	e.must(e.h.Store.ClearLoginFailures(e.ctx, "login#"+id()), "ClearLoginFailures of a missing counter")
+	e.wantFailures(map[string]int{b: 1}, a, b)
+}
+
+// loginFailuresExpiry: an expired counter counts 0, and the next failure
+// starts it again at 1 with the new expiry.
+func loginFailuresExpiry(e *env) {
+	a := "login#" + id()
+	soon := e.now().Add(2 * time.Second)
+	e.must(e.h.Store.AddLoginFailure(e.ctx, soon, a), "AddLoginFailure")
+	e.must(e.h.Store.AddLoginFailure(e.ctx, soon, a), "AddLoginFailure")
+	e.wantFailures(map[string]int{a: 2}, a)
+	e.waitUntil(soon)
+	e.wantFailures(map[string]int{}, a)
+	e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), a), "AddLoginFailure after expiry")
+	e.wantFailures(map[string]int{a: 1}, a)
+}
+
+func loginFailuresConcurrently(e *env) {
+	a := "login#" + id()
+	for _, err := range concurrently(20, func(int) error { return e.h.Store.AddLoginFailure(e.ctx, e.later(), a) }) {
+		e.must(err, "AddLoginFailure")
+	}
+	e.wantFailures(map[string]int{a: 20}, a)
 }
 
 // Expiry: every kind of expiring record is visible before its expiry time

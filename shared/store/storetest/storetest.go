@@ -130,6 +130,9 @@ func (e *env) newClient() *oauth.Client {
 		Scopes:                  []string{"openid", "profile", "email"},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenLifetime:     15 * time.Minute,
+		ClientURI:               "https://app.example/",
+		LogoURI:                 "https://app.example/logo.png",
+		FirstParty:              true,
 	}
 }
 
@@ -154,6 +157,7 @@ func (e *env) newUser() *oauth.User {
 		Subject:      "sub-" + id(),
 		Username:     "user-" + id(),
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$" + id(),
+		Consents:     map[string][]string{"client-" + id(): {"read", "write"}, "client-" + id(): {}},
 	}
 }
 
@@ -200,11 +204,13 @@ func (e *env) nextToken(t *oauth.RefreshToken) *oauth.RefreshToken {
 
 func (e *env) newSession(expiresAt time.Time) *oauth.Session {
 	return &oauth.Session{
-		Hash:      hash(),
-		Subject:   "sub-" + id(),
-		Username:  "user-" + id(),
-		AuthTime:  e.now().Add(-time.Minute),
-		ExpiresAt: expiresAt,
+		Hash:          hash(),
+		Subject:       "sub-" + id(),
+		Username:      "user-" + id(),
+		AuthTime:      e.now().Add(-time.Minute),
+		ExpiresAt:     expiresAt.Add(time.Hour),
+		IdleExpiresAt: expiresAt,
+		Consents:      map[string][]string{"client-" + id(): {"profile"}},
 	}
 }
 
@@ -219,7 +225,7 @@ func (e *env) must(err error, what string) {
 
 func (e *env) createCode(c *oauth.AuthorizationCode) {
 	e.Helper()
-	e.must(e.h.Store.CreateCode(e.ctx, c), "CreateCode")
+	e.must(e.h.Store.CreateCode(e.ctx, c, nil), "CreateCode")
 }
 
 func (e *env) createRefreshToken(t *oauth.RefreshToken) {
@@ -355,6 +361,18 @@ func fieldEqual(got, want any) bool {
 		return slices.Equal(got.([]string), w)
 	case *oauth.JWKS:
 		return reflect.DeepEqual(got, w)
+	case map[string][]string: // consents: scopes compared as sets; nil equals empty
+		g := got.(map[string][]string)
+		if len(g) != len(w) {
+			return false
+		}
+		for k, ws := range w {
+			gs, ok := g[k]
+			if !ok || !slices.Equal(slices.Sorted(slices.Values(gs)), slices.Sorted(slices.Values(ws))) {
+				return false
+			}
+		}
+		return true
 	default:
 		return got == want
 	}
