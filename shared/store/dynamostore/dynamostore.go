@@ -128,10 +128,21 @@ func (s *Store) GetUser(ctx context.Context, username string) (*oauth.User, erro
 
 // CreateCode stores a new authorization code (conditional PutItem);
 // ErrConflict if a live code has its hash.
-func (s *Store) CreateCode(ctx context.Context, code *oauth.AuthorizationCode) error {
+//
+// With a session change, it is one TransactWriteItems of the code's Put
+// and the change's updates (sessionChangeActions).
+func (s *Store) CreateCode(ctx context.Context, code *oauth.AuthorizationCode, change *oauth.SessionChange) error {
 	const method = "CreateCode"
 	if code.Hash == "" || code.GrantID == "" {
 		return fmt.Errorf("dynamostore: %s: code without hash or grant id", method)
+	}
+	if change != nil {
+		return s.changeSession(ctx, method, change, &put{
+			TableName:                 s.tables.Codes,
+			Item:                      codeItem(code),
+			ConditionExpression:       condNewCode,
+			ExpressionAttributeValues: item{":now": num(s.now())},
+		})
 	}
 	err := s.writer.Call(ctx, "PutItem", &put{
 		TableName:                 s.tables.Codes,
@@ -583,7 +594,12 @@ const (
 // DynamoDB leaves unprocessed (it does so only when throttled) are asked
 // for again after a backoff, a few times, then the read is ErrUnavailable.
 func (s *Store) batchGetTokens(ctx context.Context, method string, keys ...item) (map[string]item, error) {
-	table := s.tables.Tokens
+	return s.batchGet(ctx, method, s.tables.Tokens, attrPK, keys...)
+}
+
+// batchGet is batchGetTokens for any table whose key is the S attribute
+// keyAttr; it returns the items found by their key.
+func (s *Store) batchGet(ctx context.Context, method, table, keyAttr string, keys ...item) (map[string]item, error) {
 	req := map[string]keysAndAttributes{table: {Keys: keys, ConsistentRead: true}}
 	found := make(map[string]item, len(keys))
 	wait := batchBackoff
@@ -593,7 +609,7 @@ func (s *Store) batchGetTokens(ctx context.Context, method string, keys ...item)
 			return nil, fail(method, "BatchGetItem", err, table)
 		}
 		for _, it := range out.Responses[table] {
-			if pk := it[attrPK]; pk.typ == typeS {
+			if pk := it[keyAttr]; pk.typ == typeS {
 				found[pk.s] = it
 			}
 		}

@@ -217,7 +217,7 @@ func TestMissingTables(t *testing.T) {
 	}{
 		"GetClient":          {second(s.GetClient(ctx, "c")), tables.Clients},
 		"GetUser":            {second(s.GetUser(ctx, "u")), tables.Users},
-		"CreateCode":         {s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: "h", GrantID: "g", ExpiresAt: exp}), tables.Codes},
+		"CreateCode":         {s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: "h", GrantID: "g", ExpiresAt: exp}, nil), tables.Codes},
 		"GetCode":            {second(s.GetCode(ctx, "h")), tables.Codes},
 		"RedeemCode":         {s.RedeemCode(ctx, "h", first.GrantID, first), tables.Codes},
 		"GetRefreshToken":    {second(s.GetRefreshToken(ctx, "g", "h")), tables.Tokens},
@@ -340,10 +340,10 @@ func TestCallsPerMethod(t *testing.T) {
 	}{
 		{"GetClient", func() error { return second(s.GetClient(ctx, "c")) }, "GetItem"},
 		{"GetUser", func() error { return second(s.GetUser(ctx, "u")) }, "GetItem"},
-		{"CreateCode", func() error { return s.CreateCode(ctx, code) }, "PutItem"},
+		{"CreateCode", func() error { return s.CreateCode(ctx, code, nil) }, "PutItem"},
 		{"GetCode", func() error { return second(s.GetCode(ctx, code.Hash)) }, "GetItem"},
 		{"RedeemCode(first)", func() error { return s.RedeemCode(ctx, code.Hash, code.GrantID, rt) }, "TransactWriteItems"},
-		{"CreateCode", func() error { return s.CreateCode(ctx, code2) }, "PutItem"},
+		{"CreateCode", func() error { return s.CreateCode(ctx, code2, nil) }, "PutItem"},
 		{"RedeemCode(nil)", func() error { return s.RedeemCode(ctx, code2.Hash, code2.GrantID, nil) }, "TransactWriteItems"},
 		{"CreateRefreshToken", func() error {
 			return s.CreateRefreshToken(ctx, &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g3", ExpiresAt: exp})
@@ -386,7 +386,7 @@ func TestRedeemCodeOfOtherGrant(t *testing.T) {
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	c := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
-	mustOK(t, s.CreateCode(ctx, c))
+	mustOK(t, s.CreateCode(ctx, c, nil))
 
 	calls.Reset()
 	if err := s.RedeemCode(ctx, c.Hash, "another-grant", nil); !errors.Is(err, oauth.ErrNotFound) {
@@ -418,7 +418,7 @@ func TestRedeemConcurrentlyMixed(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	for range 3 {
 		code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
-		mustOK(t, s.CreateCode(ctx, code))
+		mustOK(t, s.CreateCode(ctx, code, nil))
 		errs := race(50, func(i int) error {
 			store := s
 			if i%3 == 0 {
@@ -481,9 +481,9 @@ func TestExpiredRecordsCanBeReplaced(t *testing.T) {
 	ctx := t.Context()
 	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: past}
-	mustOK(t, s.CreateCode(ctx, code))
+	mustOK(t, s.CreateCode(ctx, code, nil))
 	code.ExpiresAt = future
-	mustOK(t, s.CreateCode(ctx, code))
+	mustOK(t, s.CreateCode(ctx, code, nil))
 	rt := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: past}
 	mustOK(t, s.CreateRefreshToken(ctx, rt))
 	rt.ExpiresAt = future
@@ -504,7 +504,7 @@ func TestClockDecidesExpiry(t *testing.T) {
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
-	mustOK(t, s.CreateCode(ctx, code))
+	mustOK(t, s.CreateCode(ctx, code, nil))
 	rt := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
 	mustOK(t, s.CreateRefreshToken(ctx, rt))
 	mustOK(t, s.RevokeAccessToken(ctx, "jti", exp))
@@ -542,7 +542,7 @@ func TestThrottlingIsUnavailable(t *testing.T) {
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
-	mustOK(t, s.CreateCode(ctx, code))
+	mustOK(t, s.CreateCode(ctx, code, nil))
 	var calls dynamotest.Calls
 	throttled := dynamostore.New(dynamotest.Client(t, fastRetries, failWith(func(string) *answer { return throttling() }), calls.Option), tables)
 	if _, err := throttled.GetCode(ctx, code.Hash); !errors.Is(err, oauth.ErrUnavailable) {
@@ -555,7 +555,7 @@ func TestThrottlingIsUnavailable(t *testing.T) {
 		t.Errorf("GetRefreshToken throttled: error %v, want ErrUnavailable", err)
 	}
 	for name, err := range map[string]error{
-		"CreateCode":  throttled.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}),
+		"CreateCode":  throttled.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}, nil),
 		"RedeemCode":  throttled.RedeemCode(ctx, code.Hash, code.GrantID, nil),
 		"RevokeGrant": throttled.RevokeGrant(ctx, "g", exp),
 	} {
@@ -593,7 +593,7 @@ func TestServerFaultIsUnavailable(t *testing.T) {
 	} {
 		var calls dynamotest.Calls
 		s := dynamostore.New(dynamotest.Client(t, fastRetries, opt, calls.Option), tables)
-		err := s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp})
+		err := s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}, nil)
 		if !errors.Is(err, oauth.ErrUnavailable) || errors.Is(err, oauth.ErrNotWritten) {
 			t.Errorf("%s: CreateCode: error %v, want ErrUnavailable without ErrNotWritten", name, err)
 		}
@@ -622,7 +622,7 @@ func TestLostResponses(t *testing.T) {
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: oauth.RandomToken(), ExpiresAt: exp}
-	mustOK(t, s.CreateCode(ctx, code))
+	mustOK(t, s.CreateCode(ctx, code, nil))
 	first := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: code.GrantID, ExpiresAt: exp}
 
 	lose.Store(1)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ const (
 	attrAccessTokenLifetime     = "access_token_lifetime"
 	attrJWKS                    = "jwks" // a JWK Set as a JSON string
 	attrJWKSURI                 = "jwks_uri"
+	attrClientURI               = "client_uri"
+	attrLogoURI                 = "logo_uri"
+	attrFirstParty              = "first_party"
 
 	// Users.
 	attrSubject      = "subject" // also codes, refresh tokens, sessions
@@ -58,6 +62,13 @@ const (
 
 	// Assertion ids (the tokens table).
 	attrNonce = "nonce"
+
+	// Sessions: the absolute end (expires_at is the idle one, the
+	// earlier, so that TTL deletes idle sessions).
+	attrSessionExpiresAt = "session_expires_at"
+
+	// Failed-login counters (the sessions table).
+	attrFailures = "failures"
 
 	// Every expiring item: codes, tokens (all four kinds), sessions. It is
 	// the tables' TTL attribute.
@@ -233,6 +244,11 @@ func clientItem(c *oauth.Client) item {
 		it[attrJWKS] = str(string(data))
 	}
 	putS(it, attrJWKSURI, c.JWKSURI)
+	putS(it, attrClientURI, c.ClientURI)
+	putS(it, attrLogoURI, c.LogoURI)
+	if c.FirstParty {
+		it[attrFirstParty] = valTrue
+	}
 	return it
 }
 
@@ -258,6 +274,9 @@ func clientFrom(it item) (*oauth.Client, error) {
 		AccessTokenLifetime:     time.Duration(lifetime) * time.Second,
 		JWKS:                    set,
 		JWKSURI:                 r.s(attrJWKSURI),
+		ClientURI:               r.s(attrClientURI),
+		LogoURI:                 r.s(attrLogoURI),
+		FirstParty:              r.b(attrFirstParty),
 	}
 	return c, r.err
 }
@@ -270,6 +289,7 @@ func userItem(u *oauth.User) item {
 	it := item{attrUsername: str(u.Username)}
 	putS(it, attrSubject, u.Subject)
 	putS(it, attrPasswordHash, u.PasswordHash)
+	putConsents(it, u.Consents)
 	return it
 }
 
@@ -279,6 +299,7 @@ func userFrom(it item) (*oauth.User, error) {
 		Username:     r.s(attrUsername),
 		Subject:      r.s(attrSubject),
 		PasswordHash: r.s(attrPasswordHash),
+		Consents:     r.consents(),
 	}
 	return u, r.err
 }
@@ -378,14 +399,23 @@ func refreshTokenFrom(it item) (*oauth.RefreshToken, error) {
 
 func sessionKey(hash string) item { return item{attrSessionHash: str(hash)} }
 
+// sessionItem stores the session's idle expiry, the earlier end, in
+// expires_at (what reads check and TTL deletes by), and its absolute end
+// in session_expires_at.
 func sessionItem(s *oauth.Session) item {
+	end := s.IdleExpiresAt
+	if end.IsZero() || end.After(s.ExpiresAt) {
+		end = s.ExpiresAt
+	}
 	it := item{
-		attrSessionHash: str(s.Hash),
-		attrExpiresAt:   epoch(s.ExpiresAt),
+		attrSessionHash:      str(s.Hash),
+		attrExpiresAt:        epoch(end),
+		attrSessionExpiresAt: epoch(s.ExpiresAt),
 	}
 	putS(it, attrSubject, s.Subject)
 	putS(it, attrUsername, s.Username)
 	putTime(it, attrAuthTime, s.AuthTime)
+	putConsents(it, s.Consents)
 	return it
 }
 
@@ -397,6 +427,64 @@ func sessionFrom(it item) (*oauth.Session, error) {
 		Username:  r.s(attrUsername),
 		AuthTime:  r.time(attrAuthTime),
 		ExpiresAt: r.time(attrExpiresAt),
+		Consents:  r.consents(),
+	}
+	if abs := r.time(attrSessionExpiresAt); !abs.IsZero() {
+		s.ExpiresAt, s.IdleExpiresAt = abs, r.time(attrExpiresAt)
 	}
 	return s, r.err
+}
+
+// Consents are stored as one string set per client, attribute
+// "consent#<client id>", on users and sessions: ADD merges scopes into a
+// set atomically. Each set also holds consentMarker, which no scope can be
+// (RFC 6749 §3.3: scope tokens have no spaces), so that a consent to no
+// scope is a set too (DynamoDB has no empty sets).
+const (
+	prefixConsent = "consent#"
+	consentMarker = " "
+)
+
+// consentSet is the string set of a consent to scopes.
+func consentSet(scopes []string) value {
+	set := []string{consentMarker}
+	for _, sc := range scopes {
+		if !slices.Contains(set, sc) {
+			set = append(set, sc)
+		}
+	}
+	return value{typ: typeSS, ss: set}
+}
+
+func putConsents(it item, consents map[string][]string) {
+	for client, scopes := range consents {
+		it[prefixConsent+client] = consentSet(scopes)
+	}
+}
+
+// consents reads the consent sets of the item, nil if there are none.
+func (r *reader) consents() map[string][]string {
+	var out map[string][]string
+	for name, v := range r.it {
+		client, ok := strings.CutPrefix(name, prefixConsent)
+		if !ok {
+			continue
+		}
+		if v.typ != typeSS {
+			r.fail(name, typeSS, v)
+			continue
+		}
+		scopes := make([]string, 0, len(v.ss))
+		for _, sc := range v.ss {
+			if sc != consentMarker {
+				scopes = append(scopes, sc)
+			}
+		}
+		slices.Sort(scopes)
+		if out == nil {
+			out = map[string][]string{}
+		}
+		out[client] = scopes
+	}
+	return out
 }

@@ -150,10 +150,27 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 }
 
 func TestSessionRoundTrip(t *testing.T) {
-	s := &oauth.Session{Hash: "h", Subject: "sub", Username: "alice", AuthTime: t0, ExpiresAt: t1}
+	idle := t0.Add(10 * time.Minute)
+	s := &oauth.Session{Hash: "h", Subject: "sub", Username: "alice", AuthTime: t0, ExpiresAt: t1, IdleExpiresAt: idle,
+		Consents: map[string][]string{"web": {"read", "write"}, "cli": {}}}
 	got, err := sessionFrom(sessionItem(s))
 	if err != nil || !reflect.DeepEqual(got, s) {
 		t.Errorf("round trip = %+v, %v; want %+v", got, err, s)
+	}
+	// expires_at, which TTL deletes by, is the idle expiry; consents are
+	// string sets with the marker that lets a consent to no scope be a set.
+	it := sessionItem(s)
+	if e := it["expires_at"]; e.s != "1900000600" || it["session_expires_at"].s != "1900003600" {
+		t.Errorf("expires_at %v, session_expires_at %v", e, it["session_expires_at"])
+	}
+	if c := it["consent#cli"]; c.typ != "SS" || !reflect.DeepEqual(c.ss, []string{" "}) {
+		t.Errorf("consent#cli = %+v", c)
+	}
+	// A session without an idle expiry ends at its absolute one.
+	noIdle := &oauth.Session{Hash: "h", ExpiresAt: t1}
+	got, err = sessionFrom(sessionItem(noIdle))
+	if err != nil || !got.IdleExpiresAt.Equal(t1) || !got.ExpiresAt.Equal(t1) {
+		t.Errorf("without idle expiry: %+v, %v", got, err)
 	}
 }
 

@@ -8,15 +8,17 @@ import (
 // value is one DynamoDB attribute value. In DynamoDB's JSON it is an object
 // with exactly one member, named by the value's type: {"S":"abc"},
 // {"N":"42"} (numbers travel as decimal strings), {"BOOL":true},
-// {"L":[{"S":"a"}]}. The store writes only these four types. Reading, it
+// {"L":[{"S":"a"}]}, {"SS":["a","b"]}. The store writes only these five
+// types. Reading, it
 // keeps the name of any other type ("M", "SS", "NULL", "B", …) and drops
 // its content, so that the readers report such an attribute as unreadable
 // (an item this package did not write) rather than the whole response.
 type value struct {
-	typ string  // typeS, typeN, typeBOOL, typeL, or another type read
-	s   string  // S, or N's decimal digits
-	b   bool    // BOOL
-	l   []value // L
+	typ string   // typeS, typeN, typeBOOL, typeL, or another type read
+	s   string   // S, or N's decimal digits
+	b   bool     // BOOL
+	l   []value  // L
+	ss  []string // SS
 }
 
 // Attribute value types.
@@ -25,6 +27,7 @@ const (
 	typeN    = "N"
 	typeBOOL = "BOOL"
 	typeL    = "L"
+	typeSS   = "SS"
 )
 
 // item is one DynamoDB item (or key): attribute values by name.
@@ -43,6 +46,8 @@ func (v value) MarshalJSON() ([]byte, error) {
 			l = []value{} // an empty list is [], never null
 		}
 		return json.Marshal(map[string][]value{typeL: l})
+	case typeSS:
+		return json.Marshal(map[string][]string{typeSS: v.ss})
 	}
 	return nil, fmt.Errorf("dynamostore: cannot write an attribute value of type %q", v.typ)
 }
@@ -65,6 +70,8 @@ func (v *value) UnmarshalJSON(data []byte) error {
 			return json.Unmarshal(raw, &v.b)
 		case typeL:
 			return json.Unmarshal(raw, &v.l)
+		case typeSS:
+			return json.Unmarshal(raw, &v.ss)
 		}
 	}
 	return nil

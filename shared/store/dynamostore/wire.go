@@ -39,9 +39,10 @@ type update struct {
 	TableName                           string
 	Key                                 item
 	UpdateExpression                    string
-	ConditionExpression                 string `json:",omitempty"`
-	ExpressionAttributeValues           item   `json:",omitempty"`
-	ReturnValuesOnConditionCheckFailure string `json:",omitempty"`
+	ConditionExpression                 string            `json:",omitempty"`
+	ExpressionAttributeNames            map[string]string `json:",omitempty"`
+	ExpressionAttributeValues           item              `json:",omitempty"`
+	ReturnValuesOnConditionCheckFailure string            `json:",omitempty"`
 }
 
 // deleteItemInput is DeleteItem's request.
