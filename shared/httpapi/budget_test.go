@@ -71,12 +71,16 @@ func TestDynamoCallBudget(t *testing.T) {
 	}, isOK)
 
 	// The authorization endpoint with a live session: the GET that shows
-	// the consent page, then the consent POST that issues the code.
+	// the consent page (prompt=consent: the user may have allowed the
+	// client before), then the consent POST that issues the code and
+	// records the consent in the session and the user's record, in one
+	// transaction.
 	browser := ds.newBrowser()
 	verifier, challenge := pkce()
 	params := url.Values{
 		"response_type": {"code"}, "client_id": {webID}, "redirect_uri": {redirectURI},
 		"scope": {"read write"}, "state": {"budget"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+		"prompt": {"consent"},
 	}
 	ds.signInToConsent(browser, params)
 	consent := measure("authorize GET, live session (consent page)", 2,
@@ -89,9 +93,18 @@ func TestDynamoCallBudget(t *testing.T) {
 			}
 		})
 	issued := measure("authorize consent POST (issues the code)", 2,
-		[]string{"GetItem sessions", "PutItem codes"},
+		[]string{"GetItem sessions", "TransactWriteItems codes+sessions+users"},
 		func() response { return ds.submit(browser, consent.Body, url.Values{"decision": {"allow"}}) },
 		status(http.StatusSeeOther))
+	if issued.Location(t).Query().Get("code") == "" {
+		t.Fatalf("no code in %s", issued.Header.Get("Location"))
+	}
+	// The same request again, consent remembered: the code at once.
+	delete(params, "prompt")
+	issued = measure("authorize GET, live session, consent remembered (issues the code)", 2,
+		[]string{"GetItem sessions", "PutItem codes"},
+		func() response { return ds.authorizeGet(browser, params.Encode()) },
+		status(http.StatusFound))
 	code := issued.Location(t).Query().Get("code")
 	if code == "" {
 		t.Fatalf("no code in %s", issued.Header.Get("Location"))
