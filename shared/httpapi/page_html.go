@@ -53,7 +53,9 @@ func writeLoginPage(b *strings.Builder, d *pageData) {
 func writeConsentPage(b *strings.Builder, d *pageData) {
 	name := escapeHTML(d.ClientName)
 	b.WriteString("\n<h1>Allow <strong>" + name + "</strong> to access your account?</h1>\n" +
-		"<p class=\"lead\">Signed in as <strong>" + escapeHTML(d.Username) + "</strong></p>\n")
+		"<p class=\"lead\">Signed in as <strong>" + escapeHTML(d.Username) + "</strong>" +
+		" · <a href=\"" + escapeURL(d.SwitchAccount) + "\">Not you?</a></p>\n")
+	writeClientLinks(b, d)
 	if len(d.Scopes) > 0 {
 		b.WriteString("\n<p>" + name + " is asking to:</p>\n<ul class=\"scopes\">\n")
 		for _, s := range d.Scopes {
@@ -71,6 +73,29 @@ func writeConsentPage(b *strings.Builder, d *pageData) {
 	writeFormStart(b, d, ` class="actions"`, "consent")
 	b.WriteString("<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n" +
 		"<button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\">Allow</button>\n</form>\n")
+}
+
+// writeClientLinks lists the client's registered home page and logo as
+// text links: nothing is loaded from the client's servers (the CSP allows
+// no other origin), and a link shows where it leads before it is
+// followed.
+func writeClientLinks(b *strings.Builder, d *pageData) {
+	if d.ClientURI == "" && d.LogoURI == "" {
+		return
+	}
+	b.WriteString("<p class=\"hint\">")
+	if d.ClientURI != "" {
+		b.WriteString("Website: <a href=\"" + escapeURL(d.ClientURI) + "\" rel=\"noopener noreferrer\">" +
+			escapeHTML(d.ClientURI) + "</a>")
+	}
+	if d.LogoURI != "" {
+		if d.ClientURI != "" {
+			b.WriteString("<br>")
+		}
+		b.WriteString("Logo: <a href=\"" + escapeURL(d.LogoURI) + "\" rel=\"noopener noreferrer\">" +
+			escapeHTML(d.LogoURI) + "</a>")
+	}
+	b.WriteString("</p>\n")
 }
 
 // writeFormStart writes the opening of the login and consent forms: the

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
@@ -48,6 +49,12 @@ type pageData struct {
 	Username   string
 	Scopes     []scopeView
 	ErrorCode  string
+	// ClientURI and LogoURI are the client's registered home page and
+	// logo, shown as text links only (RFC 7591 §2; no remote image).
+	ClientURI, LogoURI string
+	// SwitchAccount is the authorization request again with
+	// prompt=login: sign in as someone else.
+	SwitchAccount string
 }
 
 type scopeView struct{ Name, Description string }
@@ -103,14 +110,22 @@ func (h *Handlers) consentPage(w http.ResponseWriter, r *http.Request, req *oaut
 	for _, s := range req.Scopes {
 		scopes = append(scopes, scopeView{Name: s, Description: h.opts.ScopeDescriptions[s]})
 	}
+	switchAccount := url.Values{}
+	for k, v := range req.Params {
+		switchAccount[k] = v
+	}
+	switchAccount.Set("prompt", oauth.PromptLogin)
 	h.render(w, r, http.StatusOK, pageConsent, &pageData{
-		Title:      "Allow access?",
-		FormAction: h.srv.URL(oauth.PathAuthorize),
-		CSRF:       h.csrfToken(w, r),
-		Request:    req.Params.Encode(),
-		ClientName: clientName(req.Client),
-		Username:   sess.Username,
-		Scopes:     scopes,
+		Title:         "Allow access?",
+		FormAction:    h.srv.URL(oauth.PathAuthorize),
+		CSRF:          h.csrfToken(w, r),
+		Request:       req.Params.Encode(),
+		ClientName:    clientName(req.Client),
+		Username:      sess.Username,
+		Scopes:        scopes,
+		ClientURI:     req.Client.ClientURI,
+		LogoURI:       req.Client.LogoURI,
+		SwitchAccount: h.srv.URL(oauth.PathAuthorize) + "?" + switchAccount.Encode(),
 	}, origin(req.RedirectURI))
 }
 
