@@ -19,7 +19,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64
-	// ScopeDescriptions explain scopes on the consent page, by scope name.
+	// ScopeDescriptions explain scopes on the consent page, by scope name,
+	// in words a user understands. They add to (and may replace)
+	// DefaultScopeDescriptions.
 	ScopeDescriptions map[string]string
 	// Observe, if not nil, is called once at the end of every request an
 	// endpoint handled, after its log line, with the request's context and
@@ -44,7 +46,25 @@ func New(srv *oauth.Server, opts Options) *Handlers {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 64 << 10
 	}
+	descriptions := make(map[string]string, len(DefaultScopeDescriptions)+len(opts.ScopeDescriptions))
+	for _, m := range []map[string]string{DefaultScopeDescriptions, opts.ScopeDescriptions} {
+		for k, v := range m {
+			descriptions[k] = v
+		}
+	}
+	opts.ScopeDescriptions = descriptions
 	return &Handlers{srv: srv, opts: opts, log: opts.Logger}
+}
+
+// DefaultScopeDescriptions explain the scopes whose meaning is standard
+// (OpenID Connect Core §5.4, §11).
+var DefaultScopeDescriptions = map[string]string{
+	"openid":         "Confirm who you are",
+	"profile":        "See your name and basic profile",
+	"email":          "See your email address",
+	"address":        "See your postal address",
+	"phone":          "See your phone number",
+	"offline_access": "Stay connected when you are not using it",
 }
 
 // Authorize serves the authorization endpoint (GET and POST /authorize:
