@@ -68,6 +68,9 @@ var parameterSets = []parameterSet{
 	{name: "browser clients", issuer: defaultIssuer, params: map[string]string{
 		"CorsAllowedOrigins": "https://app.example.com,http://localhost:5173", "LogRetentionDays": "7", "LogLevel": "debug",
 	}},
+	{name: "sessions and sign-in limits", issuer: defaultIssuer, params: map[string]string{
+		"SessionTTL": "8h", "SessionIdleTTL": "1800", "LoginMaxFailures": "10", "LoginMaxFailuresPerIP": "200", "LoginFailureWindow": "24h",
+	}},
 }
 
 func (ps parameterSet) label() string {
@@ -872,7 +875,8 @@ func checkKMS(t *template, _ *project) []string {
 }
 
 // Parameters the deployment must offer.
-var wantParameters = []string{"Issuer", "CustomDomain", "AccessTokenTTL", "RefreshTokenTTL", "CodeTTL", "CorsAllowedOrigins", "LogRetentionDays"}
+var wantParameters = []string{"Issuer", "CustomDomain", "AccessTokenTTL", "RefreshTokenTTL", "CodeTTL", "SessionTTL", "SessionIdleTTL",
+	"LoginMaxFailures", "LoginMaxFailuresPerIP", "LoginFailureWindow", "CorsAllowedOrigins", "LogRetentionDays"}
 
 func checkParameters(t *template, _ *project) []string {
 	var problems []string

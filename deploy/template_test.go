@@ -158,6 +158,25 @@ func TestTemplateCatchesBrokenRules(t *testing.T) {
 			want:   "its configuration does not load, so the function would fail to start: GATEHOUSE_CODE_TTL",
 		},
 		{
+			name: "a login failure window the configuration refuses",
+			mutate: func(t *template, _ *project) {
+				t.section("Parameters")["LoginFailureWindow"].(map[string]any)["Default"] = "48h"
+			},
+			want: "its configuration does not load, so the function would fail to start: GATEHOUSE_LOGIN_FAILURE_WINDOW",
+		},
+		{
+			name: "a login limit of zero",
+			mutate: func(t *template, _ *project) {
+				t.section("Parameters")["LoginMaxFailures"].(map[string]any)["Default"] = "0"
+			},
+			want: `parameter LoginMaxFailures: "0" does not match its AllowedPattern`,
+		},
+		{
+			name:   "the session idle timeout missing from the functions",
+			mutate: func(t *template, _ *project) { delete(globalVariables(t), "GATEHOUSE_SESSION_IDLE_TTL") },
+			want:   "AuthorizeFunction: GATEHOUSE_SESSION_IDLE_TTL is not set",
+		},
+		{
 			name:   "a table without TTL",
 			mutate: func(t *template, _ *project) { delete(rawProperties(t, "CodesTable"), "TimeToLiveSpecification") },
 			want:   "CodesTable: no TTL on expires_at",

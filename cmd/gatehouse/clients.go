@@ -40,6 +40,10 @@ configuration. Output is JSON with RFC 7591 metadata names. Run
 A client that signs JWTs with its own key (private_key_jwt, RFC 7523) gets
 no secret: register its public keys with --jwks-file or --jwks-uri.
 
+The consent page shows a client's --client-uri and --logo-uri as text links.
+A --first-party client (run by the server's own operator) skips the consent
+page: its users are never asked to approve it.
+
 Warm Lambda instances cache clients for GATEHOUSE_CLIENT_CACHE_TTL (default
 30s): a deleted client or a rotated secret takes up to that long to take
 effect.
@@ -73,6 +77,11 @@ type clientJSON struct {
 	// JWKS and JWKSURI are a private_key_jwt client's public keys.
 	JWKS    *oauth.JWKS `json:"jwks,omitempty"`
 	JWKSURI string      `json:"jwks_uri,omitempty"`
+	// ClientURI and LogoURI are the links the consent page shows;
+	// FirstParty (Gatehouse's first_party) skips the consent page.
+	ClientURI  string `json:"client_uri,omitempty"`
+	LogoURI    string `json:"logo_uri,omitempty"`
+	FirstParty bool   `json:"first_party,omitempty"`
 }
 
 // toJSON describes a stored client, without its secret (the store has only
@@ -95,6 +104,9 @@ func toJSON(c *oauth.Client) clientJSON {
 		AccessTokenLifetime:     int64(c.AccessTokenLifetime / time.Second),
 		JWKS:                    c.JWKS,
 		JWKSURI:                 c.JWKSURI,
+		ClientURI:               c.ClientURI,
+		LogoURI:                 c.LogoURI,
+		FirstParty:              c.FirstParty,
 	}
 }
 
@@ -118,6 +130,9 @@ var flagOfField = map[string]string{
 	"access_token_lifetime":      "--access-token-lifetime",
 	"jwks":                       "--jwks-file",
 	"jwks_uri":                   "--jwks-uri",
+	"client_uri":                 "--client-uri",
+	"logo_uri":                   "--logo-uri",
+	"first_party":                "--first-party",
 }
 
 func (c *cli) clientsCreate(ctx context.Context, args []string) error {
@@ -127,6 +142,8 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		id, name, scope, method  string
 		lifetime                 string
 		jwksFile, jwksURI        string
+		clientURI, logoURI       string
+		firstParty               bool
 	)
 	fs.StringVar(&id, "id", "", "the client_id (default: a random, URL-safe id)")
 	fs.StringVar(&name, "name", "", "the client_name, for people")
@@ -139,6 +156,9 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs.StringVar(&lifetime, "access-token-lifetime", "", "the client's access-token `lifetime` (\"1h\", or seconds; default: the server's)")
 	fs.StringVar(&jwksFile, "jwks-file", "", "a `file` holding the client's public JWK Set (jwks), for private_key_jwt")
 	fs.StringVar(&jwksURI, "jwks-uri", "", "the https `URL` where the client publishes its JWK Set (jwks_uri), for private_key_jwt")
+	fs.StringVar(&clientURI, "client-uri", "", "the client's home page (client_uri): an https `URL`, shown on the consent page as a link")
+	fs.StringVar(&logoURI, "logo-uri", "", "the client's logo (logo_uri): an https `URL`, shown on the consent page as a link (never loaded)")
+	fs.BoolVar(&firstParty, "first-party", false, "a client run by this server's operator (first_party): its users are not asked for consent")
 	tf := addTableFlags(fs, config.EnvClientsTable)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -167,6 +187,9 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		TokenEndpointAuthMethod: method,
 		JWKS:                    jwksData,
 		JWKSURI:                 jwksURI,
+		ClientURI:               clientURI,
+		LogoURI:                 logoURI,
+		FirstParty:              firstParty,
 	}
 	if id == "" {
 		sc.ClientID = newClientID()

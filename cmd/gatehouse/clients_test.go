@@ -35,6 +35,11 @@ func TestClientsCreate(t *testing.T) {
 			"--redirect-uri", "https://spa.example.com/cb", "--access-token-lifetime", "300"},
 			clientJSON{ClientID: "spa", RedirectURIs: []string{"https://spa.example.com/cb"}, GrantTypes: []string{"authorization_code"},
 				ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "none", AccessTokenLifetime: 300}, 5 * time.Minute},
+		{"first-party app with links", []string{"--id", "portal", "--grant-type", "authorization_code", "--redirect-uri", "https://portal.example.com/cb",
+			"--client-uri", "https://portal.example.com/", "--logo-uri", "https://cdn.example.com/portal.svg", "--first-party"},
+			clientJSON{ClientID: "portal", RedirectURIs: []string{"https://portal.example.com/cb"}, GrantTypes: []string{"authorization_code"},
+				ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "client_secret_basic",
+				ClientURI: "https://portal.example.com/", LogoURI: "https://cdn.example.com/portal.svg", FirstParty: true}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +77,9 @@ func TestClientsCreate(t *testing.T) {
 			} else if stored.SecretHash != oauth.HashSecret(secret) || strings.Contains(stored.SecretHash, secret) {
 				t.Errorf("stored secret hash %q is not HashSecret(the printed secret)", stored.SecretHash)
 			}
+			if stored.ClientURI != tt.want.ClientURI || stored.LogoURI != tt.want.LogoURI || stored.FirstParty != tt.want.FirstParty {
+				t.Errorf("stored links and first_party: %q, %q, %v", stored.ClientURI, stored.LogoURI, stored.FirstParty)
+			}
 			if stored.AccessTokenLifetime != tt.wantLifetime || stored.Name != tt.want.ClientName ||
 				strings.Join(stored.Scopes, " ") != tt.want.Scope || !reflect.DeepEqual(stored.GrantTypes, tt.want.GrantTypes) {
 				t.Errorf("stored %+v", stored)
@@ -107,6 +115,12 @@ func TestClientsCreateBadFlags(t *testing.T) {
 		{[]string{"--grant-type", "refresh_token", "--grant-type", "client_credentials"}, []string{`--grant-type: "refresh_token" needs "authorization_code" or "password"`}},
 		{[]string{"--grant-type", "client_credentials", "extra"}, []string{`unexpected argument "extra"`, "Usage: gatehouse clients create"}},
 		{[]string{"--grant-type"}, []string{"flag needs an argument: -grant-type"}},
+		{[]string{"--grant-type", "client_credentials", "--client-uri", "http://app.example.com/", "--logo-uri", "logo.png"},
+			[]string{`--client-uri: "http://app.example.com/" must use https (plain http only on 127.0.0.1, [::1] or localhost)`,
+				`--logo-uri: "logo.png" is not an absolute URL`}},
+		{[]string{"--grant-type", "client_credentials", "--client-uri", "https://user@app.example.com/"},
+			[]string{`--client-uri: "https://user@app.example.com/" must not have user info`}},
+		{[]string{"--grant-type", "client_credentials", "--first-party=maybe"}, []string{`invalid boolean value "maybe" for -first-party`}},
 		{[]string{"--grant-type", "client_credentials", "--clients-table", "x"}, []string{`--clients-table: "x" is not a valid DynamoDB table name`}},
 	}
 	for _, tt := range tests {
@@ -127,7 +141,8 @@ func TestClientsListGetDelete(t *testing.T) {
 	for _, args := range [][]string{
 		{"--id", "svc", "--grant-type", "client_credentials", "--scope", "read"},
 		{"--id", "legacy", "--grant-type", "password", "--grant-type", "refresh_token"},
-		{"--id", "spa", "--auth-method", "none", "--grant-type", "authorization_code", "--redirect-uri", "https://spa.example/cb"},
+		{"--id", "spa", "--auth-method", "none", "--grant-type", "authorization_code", "--redirect-uri", "https://spa.example/cb",
+			"--client-uri", "http://localhost:5173/", "--logo-uri", "https://spa.example/logo.png", "--first-party"},
 	} {
 		c := decode[clientJSON](t, h.must(h.clients(append([]string{"create"}, args...)...)).stdout)
 		if c.ClientSecret != "" {
@@ -158,6 +173,21 @@ func TestClientsListGetDelete(t *testing.T) {
 		Scope: "read", TokenEndpointAuthMethod: "client_secret_basic"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("get svc = %+v; want %+v", got, want)
+	}
+	got = decode[clientJSON](t, h.must(h.clients("get", "spa")).stdout)
+	want = clientJSON{ClientID: "spa", RedirectURIs: []string{"https://spa.example/cb"}, GrantTypes: []string{"authorization_code"},
+		ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "none",
+		ClientURI: "http://localhost:5173/", LogoURI: "https://spa.example/logo.png", FirstParty: true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("get spa = %+v; want %+v", got, want)
+	}
+	for _, c := range list {
+		if c.ClientID == "spa" && (c.ClientURI != want.ClientURI || c.LogoURI != want.LogoURI || !c.FirstParty) {
+			t.Errorf("list shows spa as %+v", c)
+		}
+	}
+	if r := h.must(h.clients("get", "svc")); strings.Contains(r.stdout, "first_party") || strings.Contains(r.stdout, "client_uri") {
+		t.Errorf("get svc shows unset fields:\n%s", r.stdout)
 	}
 	wantFail(t, h.clients("get", "nope"), 1, `gatehouse clients get: unknown client "nope"`)
 	wantFail(t, h.clients("get"), 2, "missing argument: ID")

@@ -246,6 +246,8 @@ func TestServe(t *testing.T) {
 		"demo-service", "dev-secret-demo-service-change-me", "client_credentials",
 		"demo-spa", "(public)", "alice", "wonderland-rabbit-42",
 		keyFile + " (ES256, kid ",
+		"sessions        12h, ending after 1h idle",
+		"sign-in limits  5 failures per username, 50 per address, per 15m",
 	} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
@@ -298,5 +300,110 @@ func eq[T comparable](t *testing.T, got, want T) {
 	t.Helper()
 	if got != want {
 		t.Errorf("got %v; want %v", got, want)
+	}
+}
+
+// The session and login-throttling variables reach the server: the banner
+// shows them, and the password grant refuses a username after
+// GATEHOUSE_LOGIN_MAX_FAILURES failures, even with the right password.
+func TestServeSessionAndLoginSettings(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--seed", filepath.Join("..", "..", "dev", "seed.json"),
+			"--signing-key=", "--signing-alg", "ES256"}, &stdout, &stderr, mapEnv(map[string]string{
+			config.EnvSessionTTL:            "8h",
+			config.EnvSessionIdleTTL:        "90m",
+			config.EnvLoginMaxFailures:      "2",
+			config.EnvLoginMaxFailuresPerIP: "40",
+			config.EnvLoginFailureWindow:    "10m",
+		}))
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), "Press Ctrl+C") {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start; stdout %q, stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	banner := stdout.String()
+	for _, want := range []string{"8h, ending after 1h30m idle", "2 failures per username, 40 per address, per 10m"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	issuer := regexp.MustCompile(`issuer\s+(http://127\.0\.0\.1:\d+)\n`).FindStringSubmatch(banner)[1]
+
+	password := func(pw string) int {
+		req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader(url.Values{
+			"grant_type": {"password"}, "username": {"alice"}, "password": {pw},
+		}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("demo-legacy", "dev-secret-demo-legacy-change-me")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := password("wonderland-rabbit-42"); code != http.StatusOK {
+		t.Fatalf("right password: status %d", code)
+	}
+	for i := 0; i < 2; i++ {
+		if code := password("wrong"); code == http.StatusOK {
+			t.Fatalf("wrong password accepted")
+		}
+	}
+	if code := password("wonderland-rabbit-42"); code == http.StatusOK {
+		t.Error("right password accepted after GATEHOUSE_LOGIN_MAX_FAILURES=2 failures: throttling is not wired")
+	}
+}
+
+func TestServeBadSessionAndLoginSettings(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--signing-key="}, &out, &errOut,
+		mapEnv(map[string]string{
+			config.EnvSessionIdleTTL:        "0",
+			config.EnvLoginMaxFailures:      "five",
+			config.EnvLoginMaxFailuresPerIP: "-1",
+			config.EnvLoginFailureWindow:    "48h",
+		}))
+	if code != 1 {
+		t.Errorf("exit %d; want 1", code)
+	}
+	for _, want := range []string{
+		`GATEHOUSE_SESSION_IDLE_TTL: "0" must be positive`,
+		`GATEHOUSE_LOGIN_MAX_FAILURES: "five" is not a whole number`,
+		`GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP: "-1" must be positive`,
+		`GATEHOUSE_LOGIN_FAILURE_WINDOW: "48h" exceeds the maximum of 24h0m0s`,
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr %q lacks %q", errOut.String(), want)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		12 * time.Hour: "12h", 15 * time.Minute: "15m", 90 * time.Minute: "1h30m", 90 * time.Second: "1m30s",
+		30 * time.Second: "30s", time.Hour + time.Second: "1h0m1s",
+	} {
+		eq(t, shortDuration(d), want)
 	}
 }

@@ -257,6 +257,10 @@ func printBanner(w io.Writer, a *app.App, listening string) {
 	}
 	fmt.Fprintf(tw, "  store\t%s\n", store)
 	fmt.Fprintf(tw, "  client cache\t%s\n", clientCacheText(cfg.ClientCacheTTL))
+	sc := srv.Config()
+	fmt.Fprintf(tw, "  sessions\t%s, ending after %s idle\n", shortDuration(sc.SessionLifetime), shortDuration(sc.SessionIdleTimeout))
+	fmt.Fprintf(tw, "  sign-in limits\t%d failures per username, %d per address, per %s\n",
+		sc.LoginMaxFailures, sc.LoginMaxFailuresPerIP, shortDuration(sc.LoginFailureWindow))
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nEndpoints\n")
@@ -343,6 +347,18 @@ func clientCacheText(ttl time.Duration) string {
 		return "off"
 	}
 	return ttl.String()
+}
+
+// shortDuration writes d without zero trailing units: "12h", "15m", "1h30m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func orDash(s string) string {

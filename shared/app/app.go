@@ -189,15 +189,19 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		scopes = a.Seed.Scopes()
 	}
 	a.Server, err = oauth.NewServer(oauth.Config{
-		Issuer:               cfg.Issuer,
-		Audience:             cfg.Audience,
-		ScopesSupported:      scopes,
-		AccessTokenLifetime:  cfg.AccessTokenTTL,
-		RefreshTokenLifetime: cfg.RefreshTokenTTL,
-		CodeLifetime:         cfg.CodeTTL,
-		SessionLifetime:      cfg.SessionTTL,
-		Leeway:               cfg.Leeway,
-		JWKSFetcher:          NewJWKSFetcher(logger),
+		Issuer:                cfg.Issuer,
+		Audience:              cfg.Audience,
+		ScopesSupported:       scopes,
+		AccessTokenLifetime:   cfg.AccessTokenTTL,
+		RefreshTokenLifetime:  cfg.RefreshTokenTTL,
+		CodeLifetime:          cfg.CodeTTL,
+		SessionLifetime:       cfg.SessionTTL,
+		SessionIdleTimeout:    cfg.SessionIdleTTL,
+		LoginMaxFailures:      cfg.LoginMaxFailures,
+		LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP,
+		LoginFailureWindow:    cfg.LoginFailureWindow,
+		Leeway:                cfg.Leeway,
+		JWKSFetcher:           NewJWKSFetcher(logger),
 	}, a.Store, signer, passwords.Checker{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvIssuer, err)

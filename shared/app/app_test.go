@@ -81,6 +81,46 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+// The session and login-throttling settings reach the grant library;
+// unset, they are its defaults.
+func TestBuildSessionAndLoginSettings(t *testing.T) {
+	a, err := buildEnv(t, map[string]string{
+		config.EnvSessionTTL:            "8h",
+		config.EnvSessionIdleTTL:        "20m",
+		config.EnvLoginMaxFailures:      "3",
+		config.EnvLoginMaxFailuresPerIP: "30",
+		config.EnvLoginFailureWindow:    "5m",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.Server.Config()
+	eq(t, cfg.SessionLifetime, 8*time.Hour)
+	eq(t, cfg.SessionIdleTimeout, 20*time.Minute)
+	eq(t, cfg.LoginMaxFailures, 3)
+	eq(t, cfg.LoginMaxFailuresPerIP, 30)
+	eq(t, cfg.LoginFailureWindow, 5*time.Minute)
+
+	a, err = buildEnv(t, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = a.Server.Config()
+	eq(t, cfg.SessionLifetime, oauth.DefaultSessionLifetime)
+	eq(t, cfg.SessionIdleTimeout, oauth.DefaultSessionIdleTimeout)
+	eq(t, cfg.LoginMaxFailures, oauth.DefaultLoginMaxFailures)
+	eq(t, cfg.LoginMaxFailuresPerIP, oauth.DefaultLoginMaxFailuresIP)
+	eq(t, cfg.LoginFailureWindow, oauth.DefaultLoginFailureWindow)
+
+	// An idle timeout beyond the session lifetime is capped, not refused:
+	// lowering GATEHOUSE_SESSION_TTL alone keeps a deployment starting.
+	a, err = buildEnv(t, map[string]string{config.EnvSessionTTL: "30m", config.EnvSessionIdleTTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, a.Server.Config().SessionIdleTimeout, 30*time.Minute)
+}
+
 func TestBuildScopesFromConfig(t *testing.T) {
 	a, err := buildEnv(t, map[string]string{
 		config.EnvSeedFile: writeFile(t, "seed.json", goodSeed),
@@ -161,6 +201,9 @@ func TestBuildErrors(t *testing.T) {
 }
 
 func TestBuildRejectsBadConfigLiterals(t *testing.T) {
+	// The KMS client needs a region before the key id is checked; without
+	// one the test would depend on the caller's environment.
+	t.Setenv("AWS_REGION", "us-east-1")
 	ctx := context.Background()
 	for name, tc := range map[string]struct {
 		cfg  config.Config

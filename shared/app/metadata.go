@@ -60,6 +60,14 @@ type SeedClient struct {
 	// key_ops, ...); Validate parses it.
 	JWKS    json.RawMessage `json:"jwks,omitempty"`
 	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// ClientURI is the client's home page and LogoURI its logo (RFC 7591
+	// §2 client_uri, logo_uri): https URLs (plain http only on a loopback
+	// host), which the consent page shows as text links only.
+	ClientURI string `json:"client_uri,omitempty"`
+	LogoURI   string `json:"logo_uri,omitempty"`
+	// FirstParty (Gatehouse's first_party) marks a client run by the
+	// server's own operator: its users are not asked for consent.
+	FirstParty bool `json:"first_party,omitempty"`
 }
 
 // SeedUser is a resource owner who can sign in.
@@ -211,6 +219,18 @@ func (c *SeedClient) Validate() []FieldError {
 	}
 	c.Scope = strings.Join(scopes, " ")
 
+	// Links shown on the consent page.
+	if c.ClientURI != "" {
+		if msg := checkLinkURL(c.ClientURI); msg != "" {
+			v.fail("client_uri", "%s", msg)
+		}
+	}
+	if c.LogoURI != "" {
+		if msg := checkLinkURL(c.LogoURI); msg != "" {
+			v.fail("logo_uri", "%s", msg)
+		}
+	}
+
 	if c.AccessTokenLifetime < 0 || c.AccessTokenLifetime > MaxSeedAccessTokenLifetime {
 		v.fail("access_token_lifetime", "%d is out of range: want seconds between 1 and %d, or 0 for the server default",
 			c.AccessTokenLifetime, MaxSeedAccessTokenLifetime)
@@ -260,6 +280,31 @@ func checkJWKSURI(raw string) string {
 		return "is longer than 2048 characters"
 	case !jwks.SecureURL(u):
 		return fmt.Sprintf("%q must use https (plain http only on loopback)", raw)
+	}
+	return ""
+}
+
+// MaxLinkURLLength bounds client_uri and logo_uri.
+const MaxLinkURLLength = 2048
+
+// checkLinkURL checks a client_uri or logo_uri: an absolute https URL
+// (plain http only on a loopback host, for development), printable ASCII
+// (non-ASCII percent-encoded), without user info, which could make a link
+// on the consent page read as another site's ("https://bank.example@evil.example/");
+// "" if it is fine.
+func checkLinkURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > MaxLinkURLLength:
+		return fmt.Sprintf("is longer than %d characters", MaxLinkURLLength)
+	case !printableNoSpace(raw):
+		return fmt.Sprintf("%q must be printable ASCII without spaces (percent-encode the rest)", raw)
+	case err != nil || !u.IsAbs() || u.Hostname() == "":
+		return fmt.Sprintf("%q is not an absolute URL", raw)
+	case u.User != nil:
+		return fmt.Sprintf("%q must not have user info", raw)
+	case !jwks.SecureURL(u):
+		return fmt.Sprintf("%q must use https (plain http only on 127.0.0.1, [::1] or localhost)", raw)
 	}
 	return ""
 }
@@ -412,5 +457,8 @@ func (c *SeedClient) OAuthClient() *oauth.Client {
 		AccessTokenLifetime:     time.Duration(c.AccessTokenLifetime) * time.Second,
 		JWKS:                    set,
 		JWKSURI:                 c.JWKSURI,
+		ClientURI:               c.ClientURI,
+		LogoURI:                 c.LogoURI,
+		FirstParty:              c.FirstParty,
 	}
 }

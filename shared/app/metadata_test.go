@@ -26,6 +26,13 @@ func TestSeedClientValidate(t *testing.T) {
 			{"scope", `"\"x\"" is not a valid scope token (RFC 6749 §3.3)`},
 			{"access_token_lifetime", "-1 is out of range: want seconds between 1 and 31536000, or 0 for the server default"},
 		}},
+		{"links and first party", app.SeedClient{ClientID: "web", ClientSecret: "s", GrantTypes: []string{"client_credentials"},
+			ClientURI: "https://web.example/", LogoURI: "http://[::1]:8080/logo.svg", FirstParty: true}, nil},
+		{"bad links", app.SeedClient{ClientID: "web", ClientSecret: "s", GrantTypes: []string{"client_credentials"},
+			ClientURI: "ftp://web.example/", LogoURI: "http://web.example/logo.png"}, []app.FieldError{
+			{"client_uri", `"ftp://web.example/" must use https (plain http only on 127.0.0.1, [::1] or localhost)`},
+			{"logo_uri", `"http://web.example/logo.png" must use https (plain http only on 127.0.0.1, [::1] or localhost)`},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

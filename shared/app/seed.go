@@ -26,6 +26,13 @@ import (
 //	    "client_secret": "dev-secret-demo-service-change-me",
 //	    "grant_types": ["client_credentials"],
 //	    "scope": "read write"
+//	  }, {
+//	    "client_id": "demo-web",
+//	    "client_secret": "dev-secret-demo-web-change-me",
+//	    "redirect_uris": ["http://127.0.0.1:9000/callback"],
+//	    "grant_types": ["authorization_code"],
+//	    "client_uri": "http://127.0.0.1:9000/",
+//	    "first_party": false
 //	  }],
 //	  "users": [{"username": "alice", "password": "wonderland-rabbit-42"}]
 //	}
@@ -48,9 +55,10 @@ func LoadSeed(path string) (*Seed, error) {
 
 // ParseSeed decodes a seed strictly (unknown fields are errors), validates
 // it and fills in defaults. It reports every problem it finds, one per line,
-// each naming the entry, the field and the bad value, e.g.
+// each naming the entry, the field and the bad value, and a client's
+// client_id, e.g.
 //
-//	seed: clients[1].grant_types: unknown grant type "foo"
+//	seed: clients[1].grant_types: unknown grant type "foo" (client "web")
 func ParseSeed(r io.Reader) (*Seed, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -71,7 +79,7 @@ func ParseSeed(r io.Reader) (*Seed, error) {
 			v.errs = append(v.errs, fmt.Errorf("seed: %s", describeJSONError(msg, at, err)))
 			continue
 		}
-		v.addFields(at, seed.Clients[i].Validate())
+		v.addClientFields(at, &seed.Clients[i])
 	}
 	for i, msg := range raw.Users {
 		at := fmt.Sprintf("users[%d]", i)
@@ -173,6 +181,20 @@ func (v *validator) fail(at, format string, args ...any) {
 func (v *validator) addFields(at string, errs []FieldError) {
 	for _, e := range errs {
 		v.fail(at+"."+e.Field, "%s", e.Message)
+	}
+}
+
+// addClientFields reports the problems of the client entry at, naming the
+// client by its client_id too (when it has a usable one), since a long seed
+// file is easier searched by id than counted by index.
+func (v *validator) addClientFields(at string, c *SeedClient) {
+	errs := c.Validate()
+	if c.ClientID == "" || !printableNoSpace(c.ClientID) {
+		v.addFields(at, errs)
+		return
+	}
+	for _, e := range errs {
+		v.fail(at+"."+e.Field, "%s (client %q)", e.Message, c.ClientID)
 	}
 }
 

@@ -25,9 +25,11 @@ const goodSeed = `{
     {"client_id": "web", "client_secret": "dev-secret-web-0123456789", "client_name": "Web",
      "redirect_uris": ["https://app.example.com/cb", "http://127.0.0.1:9000/callback"],
      "grant_types": ["authorization_code", "refresh_token"], "scope": "openid read",
-     "token_endpoint_auth_method": "client_secret_post", "access_token_lifetime": 300},
+     "token_endpoint_auth_method": "client_secret_post", "access_token_lifetime": 300,
+     "client_uri": "https://app.example.com/", "logo_uri": "https://cdn.example.com/logo.png?v=2"},
     {"client_id": "spa", "redirect_uris": ["https://spa.example.com/cb"],
-     "grant_types": ["authorization_code", "implicit"], "scope": "read"},
+     "grant_types": ["authorization_code", "implicit"], "scope": "read",
+     "client_uri": "http://localhost:5173/#about", "first_party": true},
     {"client_id": "native", "redirect_uris": ["com.example.app:/oauth2redirect"],
      "grant_types": ["authorization_code"], "response_types": ["code"], "token_endpoint_auth_method": "none"}
   ],
@@ -62,6 +64,8 @@ func TestParseSeedGood(t *testing.T) {
 		Scopes:                  []string{"openid", "read"},
 		TokenEndpointAuthMethod: oauth.AuthMethodPost,
 		AccessTokenLifetime:     5 * time.Minute,
+		ClientURI:               "https://app.example.com/",
+		LogoURI:                 "https://cdn.example.com/logo.png?v=2",
 	})
 
 	spa := seed.Clients[2]
@@ -69,6 +73,12 @@ func TestParseSeedGood(t *testing.T) {
 	eq(t, spa.ResponseTypes, []string{"code", "token"})      // derived from the grant types
 	if c := spa.OAuthClient(); c.SecretHash != "" || !c.IsPublic() {
 		t.Errorf("public client: %+v", c)
+	}
+	if c := spa.OAuthClient(); !c.FirstParty || c.ClientURI != "http://localhost:5173/#about" || c.LogoURI != "" {
+		t.Errorf("first-party client: %+v", c)
+	}
+	if web.FirstParty || seed.Clients[0].OAuthClient().FirstParty {
+		t.Error("first_party defaults to true")
 	}
 
 	eq(t, seed.Users[0], app.SeedUser{Username: "alice", Password: "wonderland-rabbit-42", Subject: "alice"})
@@ -107,6 +117,12 @@ func TestDevSeed(t *testing.T) {
 	eq(t, web.GrantTypes, []string{"authorization_code", "refresh_token"})
 	eq(t, web.RedirectURIs, []string{"http://127.0.0.1:9000/callback"})
 	eq(t, web.Scope, "profile read write")
+	eq(t, web.ClientURI, "http://127.0.0.1:9000/") // shown on the consent page
+	for id, c := range byID {
+		if c.FirstParty {
+			t.Errorf("client %s is first_party: the demo should show the consent page", id)
+		}
+	}
 	spa := byID["demo-spa"]
 	eq(t, spa.TokenEndpointAuthMethod, oauth.AuthMethodNone)
 	eq(t, spa.ClientSecret, "")
@@ -162,6 +178,24 @@ func TestParseSeedBad(t *testing.T) {
 		{"bad scope", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "scope": "read \"write\""}`), `seed: clients[0].scope: "\"write\"" is not a valid scope token`},
 		{"duplicate scope", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "scope": "read read"}`), `seed: clients[0].scope: duplicate scope "read"`},
 		{"negative lifetime", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "access_token_lifetime": -1}`), "seed: clients[0].access_token_lifetime: -1 is out of range"},
+		{"http client_uri", client(`{"client_id": "web", "client_secret": "x", "grant_types": ["client_credentials"], "client_uri": "http://app.example.com/"}`),
+			`seed: clients[0].client_uri: "http://app.example.com/" must use https (plain http only on 127.0.0.1, [::1] or localhost) (client "web")`},
+		{"relative logo_uri", client(svc + `, {"client_id": "b", "client_secret": "x", "grant_types": ["client_credentials"], "logo_uri": "/logo.png"}`),
+			`seed: clients[1].logo_uri: "/logo.png" is not an absolute URL (client "b")`},
+		{"javascript client_uri", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "client_uri": "javascript:alert(1)"}`),
+			`seed: clients[0].client_uri: "javascript:alert(1)" is not an absolute URL (client "a")`},
+		{"data logo_uri", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "logo_uri": "data://x/image/png;base64,AAAA"}`),
+			`seed: clients[0].logo_uri: "data://x/image/png;base64,AAAA" must use https`},
+		{"client_uri with user info", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "client_uri": "https://bank.example@evil.example/"}`),
+			`seed: clients[0].client_uri: "https://bank.example@evil.example/" must not have user info (client "a")`},
+		{"client_uri with a space", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "client_uri": "https://app.example/a b"}`),
+			`seed: clients[0].client_uri: "https://app.example/a b" must be printable ASCII without spaces`},
+		{"client_uri without host", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "client_uri": "https:///path"}`),
+			`seed: clients[0].client_uri: "https:///path" is not an absolute URL`},
+		{"long logo_uri", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "logo_uri": "https://a.example/` + strings.Repeat("x", 2048) + `"}`),
+			`seed: clients[0].logo_uri: is longer than 2048 characters`},
+		{"first_party not a boolean", client(`{"client_id": "a", "client_secret": "x", "grant_types": ["client_credentials"], "first_party": "yes"}`),
+			"seed: clients[0].first_party: JSON string where a boolean was expected"},
 		{"duplicate client_id", client(svc + `,` + svc), `seed: clients[1].client_id: duplicate client_id "svc" (also clients[0])`},
 
 		// Users.

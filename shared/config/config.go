@@ -3,36 +3,46 @@
 // The Lambda functions and `gatehouse serve` read the same variables (serve's
 // flags override them).
 //
-// | Variable                      | Meaning                                                        | Default                  |
-// |-------------------------------|----------------------------------------------------------------|--------------------------|
-// | GATEHOUSE_ISSUER              | issuer URL (RFC 8414 §2): https, or http on a loopback host    | required (serve: --addr) |
-// | GATEHOUSE_AUDIENCE            | access-token "aud" values, comma-separated                     | the issuer               |
-// | GATEHOUSE_SCOPES              | scopes_supported in the metadata, comma- or space-separated    | union of seeded scopes   |
-// | GATEHOUSE_ACCESS_TOKEN_TTL    | access-token lifetime                                          | 1h                       |
-// | GATEHOUSE_REFRESH_TOKEN_TTL   | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)           |
-// | GATEHOUSE_CODE_TTL            | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                      |
-// | GATEHOUSE_SESSION_TTL         | browser sign-in session lifetime                               | 12h                      |
-// | GATEHOUSE_STORE               | storage backend: "memory" or "dynamodb"                        | memory (Lambda: dynamodb)|
-// | GATEHOUSE_CLIENTS_TABLE       | DynamoDB table of the clients (store "dynamodb")               | gatehouse-clients        |
-// | GATEHOUSE_USERS_TABLE         | DynamoDB table of the users                                    | gatehouse-users          |
-// | GATEHOUSE_CODES_TABLE         | DynamoDB table of the authorization codes                      | gatehouse-codes          |
-// | GATEHOUSE_TOKENS_TABLE        | DynamoDB table of the refresh tokens and revocations           | gatehouse-tokens         |
-// | GATEHOUSE_SESSIONS_TABLE      | DynamoDB table of the browser sessions                         | gatehouse-sessions       |
-// | GATEHOUSE_CLIENT_CACHE_TTL    | client cache lifetime in warm instances, max 1h; 0 disables    | 30s                      |
-// | GATEHOUSE_SIGNER              | token signer: "local" (in-process key) or "kms"                | local (Lambda: kms)      |
-// | GATEHOUSE_SIGNING_ALG         | JWS algorithm: RS256, ES256, or PS256 (kms only)               | RS256                    |
-// | GATEHOUSE_KMS_KEY_ID          | KMS signing key: key id, key ARN, alias or alias ARN           | required with kms        |
-// | GATEHOUSE_KMS_VERIFY_KEYS     | verification-only KMS keys (rotation): "key" or "key=ALG", ... | none                     |
-// | GATEHOUSE_TOKEN_LEEWAY        | clock skew allowed when verifying tokens, at most 60s          | 30s                      |
-// | GATEHOUSE_SIGNING_KEY_FILE    | PEM private key of the local signer, created if missing        | empty: ephemeral key     |
-// | GATEHOUSE_SEED_FILE           | seed JSON (clients and users) for the memory store only        | none                     |
-// | GATEHOUSE_LOG_LEVEL           | debug, info, warn or error                                     | info                     |
+// | Variable                            | Meaning                                                        | Default                   |
+// |-------------------------------------|----------------------------------------------------------------|---------------------------|
+// | GATEHOUSE_ISSUER                    | issuer URL (RFC 8414 §2): https, or http on a loopback host    | required (serve: --addr)  |
+// | GATEHOUSE_AUDIENCE                  | access-token "aud" values, comma-separated                     | the issuer                |
+// | GATEHOUSE_SCOPES                    | scopes_supported in the metadata, comma- or space-separated    | union of seeded scopes    |
+// | GATEHOUSE_ACCESS_TOKEN_TTL          | access-token lifetime                                          | 1h                        |
+// | GATEHOUSE_REFRESH_TOKEN_TTL         | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)            |
+// | GATEHOUSE_CODE_TTL                  | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                       |
+// | GATEHOUSE_SESSION_TTL               | browser sign-in session lifetime                               | 12h                       |
+// | GATEHOUSE_SESSION_IDLE_TTL          | sign-in session idle timeout, capped at the session lifetime   | 1h                        |
+// | GATEHOUSE_LOGIN_MAX_FAILURES        | failed sign-ins per username per window before refusing it     | 5                         |
+// | GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP | failed sign-ins per source address (IPv6: /64) per window      | 50                        |
+// | GATEHOUSE_LOGIN_FAILURE_WINDOW      | failed sign-ins are counted per window, at most 24h            | 15m                       |
+// | GATEHOUSE_STORE                     | storage backend: "memory" or "dynamodb"                        | memory (Lambda: dynamodb) |
+// | GATEHOUSE_CLIENTS_TABLE             | DynamoDB table of the clients (store "dynamodb")               | gatehouse-clients         |
+// | GATEHOUSE_USERS_TABLE               | DynamoDB table of the users                                    | gatehouse-users           |
+// | GATEHOUSE_CODES_TABLE               | DynamoDB table of the authorization codes                      | gatehouse-codes           |
+// | GATEHOUSE_TOKENS_TABLE              | DynamoDB table of the refresh tokens and revocations           | gatehouse-tokens          |
+// | GATEHOUSE_SESSIONS_TABLE            | DynamoDB table of the browser sessions                         | gatehouse-sessions        |
+// | GATEHOUSE_CLIENT_CACHE_TTL          | client cache lifetime in warm instances, max 1h; 0 disables    | 30s                       |
+// | GATEHOUSE_SIGNER                    | token signer: "local" (in-process key) or "kms"                | local (Lambda: kms)       |
+// | GATEHOUSE_SIGNING_ALG               | JWS algorithm: RS256, ES256, or PS256 (kms only)               | RS256                     |
+// | GATEHOUSE_KMS_KEY_ID                | KMS signing key: key id, key ARN, alias or alias ARN           | required with kms         |
+// | GATEHOUSE_KMS_VERIFY_KEYS           | verification-only KMS keys (rotation): "key" or "key=ALG", ... | none                      |
+// | GATEHOUSE_TOKEN_LEEWAY              | clock skew allowed when verifying tokens, at most 60s          | 30s                       |
+// | GATEHOUSE_SIGNING_KEY_FILE          | PEM private key of the local signer, created if missing        | empty: ephemeral key      |
+// | GATEHOUSE_SEED_FILE                 | seed JSON (clients and users) for the memory store only        | none                      |
+// | GATEHOUSE_LOG_LEVEL                 | debug, info, warn or error                                     | info                      |
 //
 // FromEnv always requires GATEHOUSE_ISSUER; `gatehouse serve` supplies
 // "http://" + its listen address when neither --issuer nor the variable is
 // set. Durations are Go durations ("90s", "1h30m") or whole seconds
-// ("3600"); an empty or unset variable takes the default. Lists ignore empty
-// elements and surrounding spaces.
+// ("3600"); an empty or unset variable takes the default. Counts are
+// positive integers. Lists ignore empty elements and surrounding spaces.
+//
+// Login throttling (the sign-in page and the password grant) refuses a
+// username after GATEHOUSE_LOGIN_MAX_FAILURES failed attempts, and a source
+// address after GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP, until the current
+// GATEHOUSE_LOGIN_FAILURE_WINDOW ends: anyone can lock a user out for one
+// window by guessing at the username, hence the window's 24h cap.
 //
 // The client cache trades freshness for speed: a deleted client or a
 // rotated secret takes up to GATEHOUSE_CLIENT_CACHE_TTL to take effect in a
@@ -65,6 +75,7 @@ const (
 	EnvRefreshTokenTTL = "GATEHOUSE_REFRESH_TOKEN_TTL"
 	EnvCodeTTL         = "GATEHOUSE_CODE_TTL"
 	EnvSessionTTL      = "GATEHOUSE_SESSION_TTL"
+	EnvSessionIdleTTL  = "GATEHOUSE_SESSION_IDLE_TTL"
 	EnvStore           = "GATEHOUSE_STORE"
 	EnvSigner          = "GATEHOUSE_SIGNER"
 	EnvSigningAlg      = "GATEHOUSE_SIGNING_ALG"
@@ -80,13 +91,19 @@ const (
 	EnvTokensTable     = "GATEHOUSE_TOKENS_TABLE"
 	EnvSessionsTable   = "GATEHOUSE_SESSIONS_TABLE"
 	EnvClientCacheTTL  = "GATEHOUSE_CLIENT_CACHE_TTL"
+
+	// Login throttling.
+	EnvLoginMaxFailures      = "GATEHOUSE_LOGIN_MAX_FAILURES"
+	EnvLoginMaxFailuresPerIP = "GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP"
+	EnvLoginFailureWindow    = "GATEHOUSE_LOGIN_FAILURE_WINDOW"
 )
 
 // Variables lists every variable FromEnv reads, in the order of the table
 // above.
 var Variables = []string{
 	EnvIssuer, EnvAudience, EnvScopes,
-	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL,
+	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL, EnvSessionIdleTTL,
+	EnvLoginMaxFailures, EnvLoginMaxFailuresPerIP, EnvLoginFailureWindow,
 	EnvStore, EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable, EnvClientCacheTTL,
 	EnvSigner, EnvSigningAlg, EnvKMSKeyID, EnvKMSVerifyKeys, EnvLeeway, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
 }
@@ -130,6 +147,11 @@ const MaxLeeway = time.Minute
 // authorization-code lifetime of 10 minutes.
 const MaxCodeTTL = 10 * time.Minute
 
+// MaxLoginFailureWindow caps GATEHOUSE_LOGIN_FAILURE_WINDOW: a username over
+// its limit is refused until the window ends, so the window is also the
+// longest lockout anyone can cause by guessing at a username.
+const MaxLoginFailureWindow = 24 * time.Hour
+
 // DefaultClientCacheTTL is GATEHOUSE_CLIENT_CACHE_TTL's default, and
 // MaxClientCacheTTL its upper bound: a longer cache would let a deleted
 // client or a rotated secret live on for too long.
@@ -154,17 +176,29 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	CodeTTL         time.Duration
 	SessionTTL      time.Duration
-	Store           string        // StoreMemory or StoreDynamoDB
-	Tables          Tables        // DynamoDB table names; always filled in
-	ClientCacheTTL  time.Duration // 0 disables the client cache
-	Signer          string        // SignerLocal or SignerKMS
-	SigningAlg      string        // AlgRS256, AlgES256 or AlgPS256 (kms only)
-	KMSKeyID        string        // the KMS signing key; required with SignerKMS
-	KMSVerifyKeys   []string      // verification-only KMS keys: "key" or "key=ALG"
-	Leeway          time.Duration // 0 means the grant library's default
-	SigningKeyFile  string        // local signer: "" means an ephemeral key
-	SeedFile        string        // "" means no seed; only with StoreMemory
-	LogLevel        slog.Level
+	// SessionIdleTTL ends a session unused for this long. The session
+	// lifetime caps it: a longer idle timeout is cut to SessionTTL (or its
+	// default) rather than refused, so lowering GATEHOUSE_SESSION_TTL alone
+	// never stops a deployment from starting.
+	SessionIdleTTL time.Duration
+	// Login throttling: the failed sign-ins after which a username, or a
+	// source address, is refused until the current LoginFailureWindow
+	// ends. Zero means the grant library's default.
+	LoginMaxFailures      int
+	LoginMaxFailuresPerIP int
+	LoginFailureWindow    time.Duration
+
+	Store          string        // StoreMemory or StoreDynamoDB
+	Tables         Tables        // DynamoDB table names; always filled in
+	ClientCacheTTL time.Duration // 0 disables the client cache
+	Signer         string        // SignerLocal or SignerKMS
+	SigningAlg     string        // AlgRS256, AlgES256 or AlgPS256 (kms only)
+	KMSKeyID       string        // the KMS signing key; required with SignerKMS
+	KMSVerifyKeys  []string      // verification-only KMS keys: "key" or "key=ALG"
+	Leeway         time.Duration // 0 means the grant library's default
+	SigningKeyFile string        // local signer: "" means an ephemeral key
+	SeedFile       string        // "" means no seed; only with StoreMemory
+	LogLevel       slog.Level
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in the mains, a
@@ -173,24 +207,28 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	cfg := Config{
-		Issuer:          r.issuer(EnvIssuer),
-		Audience:        r.list(EnvAudience, ","),
-		Scopes:          r.scopes(EnvScopes),
-		AccessTokenTTL:  r.duration(EnvAccessTokenTTL, 0),
-		RefreshTokenTTL: r.duration(EnvRefreshTokenTTL, 0),
-		CodeTTL:         r.duration(EnvCodeTTL, MaxCodeTTL),
-		SessionTTL:      r.duration(EnvSessionTTL, 0),
-		Store:           r.oneOf(EnvStore, StoreMemory, stores),
-		Tables:          r.tables(),
-		ClientCacheTTL:  r.durationOrZero(EnvClientCacheTTL, DefaultClientCacheTTL, MaxClientCacheTTL),
-		Signer:          r.oneOf(EnvSigner, SignerLocal, signers),
-		SigningAlg:      r.oneOf(EnvSigningAlg, AlgRS256, algorithms),
-		KMSKeyID:        r.get(EnvKMSKeyID),
-		KMSVerifyKeys:   r.list(EnvKMSVerifyKeys, ", "),
-		Leeway:          r.duration(EnvLeeway, MaxLeeway),
-		SigningKeyFile:  r.get(EnvSigningKeyFile),
-		SeedFile:        r.get(EnvSeedFile),
-		LogLevel:        r.logLevel(EnvLogLevel),
+		Issuer:                r.issuer(EnvIssuer),
+		Audience:              r.list(EnvAudience, ","),
+		Scopes:                r.scopes(EnvScopes),
+		AccessTokenTTL:        r.duration(EnvAccessTokenTTL, 0),
+		RefreshTokenTTL:       r.duration(EnvRefreshTokenTTL, 0),
+		CodeTTL:               r.duration(EnvCodeTTL, MaxCodeTTL),
+		SessionTTL:            r.duration(EnvSessionTTL, 0),
+		SessionIdleTTL:        r.duration(EnvSessionIdleTTL, 0),
+		LoginMaxFailures:      r.positiveInt(EnvLoginMaxFailures),
+		LoginMaxFailuresPerIP: r.positiveInt(EnvLoginMaxFailuresPerIP),
+		LoginFailureWindow:    r.duration(EnvLoginFailureWindow, MaxLoginFailureWindow),
+		Store:                 r.oneOf(EnvStore, StoreMemory, stores),
+		Tables:                r.tables(),
+		ClientCacheTTL:        r.durationOrZero(EnvClientCacheTTL, DefaultClientCacheTTL, MaxClientCacheTTL),
+		Signer:                r.oneOf(EnvSigner, SignerLocal, signers),
+		SigningAlg:            r.oneOf(EnvSigningAlg, AlgRS256, algorithms),
+		KMSKeyID:              r.get(EnvKMSKeyID),
+		KMSVerifyKeys:         r.list(EnvKMSVerifyKeys, ", "),
+		Leeway:                r.duration(EnvLeeway, MaxLeeway),
+		SigningKeyFile:        r.get(EnvSigningKeyFile),
+		SeedFile:              r.get(EnvSeedFile),
+		LogLevel:              r.logLevel(EnvLogLevel),
 	}
 	if len(cfg.Audience) == 0 && cfg.Issuer != "" {
 		cfg.Audience = []string{cfg.Issuer}
@@ -348,6 +386,27 @@ func (r *reader) duration(name string, limit time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// positiveInt reads a positive whole number; empty means 0 (the default).
+func (r *reader) positiveInt(name string) int {
+	v := r.get(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && n > 0:
+		r.fail(name, "%q is too large (at most %d)", v, math.MaxInt32)
+		return 0
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		r.fail(name, "%q is not a whole number (want a positive integer such as 5)", v)
+		return 0
+	case n <= 0:
+		r.fail(name, "%q must be positive (leave it unset for the default)", v)
+		return 0
+	}
+	return int(n)
 }
 
 // ParseDuration parses a Go duration ("1h", "90s") or a whole number of

@@ -74,6 +74,30 @@ func TestFromEnvGood(t *testing.T) {
 			eq(t, c.CodeTTL, 30*time.Second)
 			eq(t, c.SessionTTL, 90*time.Minute)
 		}},
+		{"session idle and login throttling", map[string]string{
+			config.EnvSessionTTL:            "8h",
+			config.EnvSessionIdleTTL:        "30m",
+			config.EnvLoginMaxFailures:      " 3 ",
+			config.EnvLoginMaxFailuresPerIP: "100",
+			config.EnvLoginFailureWindow:    "600",
+		}, func(t *testing.T, c config.Config) {
+			eq(t, c.SessionIdleTTL, 30*time.Minute)
+			eq(t, c.LoginMaxFailures, 3)
+			eq(t, c.LoginMaxFailuresPerIP, 100)
+			eq(t, c.LoginFailureWindow, 10*time.Minute)
+		}},
+		{"session idle TTL equal to the session TTL", map[string]string{config.EnvSessionTTL: "2h", config.EnvSessionIdleTTL: "120m"},
+			func(t *testing.T, c config.Config) { eq(t, c.SessionIdleTTL, 2*time.Hour) }},
+		{"session idle TTL longer than the session (capped by the grant library)", map[string]string{
+			config.EnvSessionTTL: "30m", config.EnvSessionIdleTTL: "1h",
+		}, func(t *testing.T, c config.Config) { eq(t, c.SessionIdleTTL, time.Hour) }},
+		{"session idle TTL alone", map[string]string{config.EnvSessionIdleTTL: "4h"}, func(t *testing.T, c config.Config) {
+			eq(t, c.SessionIdleTTL, 4*time.Hour)
+			eq(t, c.SessionTTL, time.Duration(0))
+		}},
+		{"login failure window at the maximum", map[string]string{config.EnvLoginFailureWindow: "24h"}, func(t *testing.T, c config.Config) {
+			eq(t, c.LoginFailureWindow, config.MaxLoginFailureWindow)
+		}},
 		{"code TTL at the maximum", map[string]string{config.EnvCodeTTL: "600"}, func(t *testing.T, c config.Config) {
 			eq(t, c.CodeTTL, config.MaxCodeTTL)
 		}},
@@ -176,6 +200,17 @@ func TestFromEnvBad(t *testing.T) {
 		{"negative duration", map[string]string{config.EnvAccessTokenTTL: "-5m"}, `GATEHOUSE_ACCESS_TOKEN_TTL: "-5m" must be positive`},
 		{"huge seconds", map[string]string{config.EnvAccessTokenTTL: "99999999999999999"}, `GATEHOUSE_ACCESS_TOKEN_TTL: "99999999999999999" seconds is out of range`},
 		{"code TTL too long", map[string]string{config.EnvCodeTTL: "11m"}, `GATEHOUSE_CODE_TTL: "11m" exceeds the maximum of 10m0s`},
+		{"zero session idle TTL", map[string]string{config.EnvSessionIdleTTL: "0s"}, `GATEHOUSE_SESSION_IDLE_TTL: "0s" must be positive`},
+		{"bad session idle TTL", map[string]string{config.EnvSessionIdleTTL: "idle"}, `GATEHOUSE_SESSION_IDLE_TTL: invalid duration "idle"`},
+		{"zero max failures", map[string]string{config.EnvLoginMaxFailures: "0"}, `GATEHOUSE_LOGIN_MAX_FAILURES: "0" must be positive`},
+		{"negative max failures", map[string]string{config.EnvLoginMaxFailures: "-3"}, `GATEHOUSE_LOGIN_MAX_FAILURES: "-3" must be positive`},
+		{"fractional max failures", map[string]string{config.EnvLoginMaxFailures: "2.5"}, `GATEHOUSE_LOGIN_MAX_FAILURES: "2.5" is not a whole number`},
+		{"huge max failures", map[string]string{config.EnvLoginMaxFailures: "99999999999"}, `GATEHOUSE_LOGIN_MAX_FAILURES: "99999999999" is too large (at most 2147483647)`},
+		{"huge negative max failures", map[string]string{config.EnvLoginMaxFailures: "-99999999999"}, `GATEHOUSE_LOGIN_MAX_FAILURES: "-99999999999" must be positive`},
+		{"bad max failures per IP", map[string]string{config.EnvLoginMaxFailuresPerIP: "lots"}, `GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP: "lots" is not a whole number`},
+		{"zero max failures per IP", map[string]string{config.EnvLoginMaxFailuresPerIP: "0"}, `GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP: "0" must be positive`},
+		{"zero failure window", map[string]string{config.EnvLoginFailureWindow: "0"}, `GATEHOUSE_LOGIN_FAILURE_WINDOW: "0" must be positive`},
+		{"failure window too long", map[string]string{config.EnvLoginFailureWindow: "25h"}, `GATEHOUSE_LOGIN_FAILURE_WINDOW: "25h" exceeds the maximum of 24h0m0s`},
 		{"unknown store", map[string]string{config.EnvStore: "postgres"}, `GATEHOUSE_STORE: unsupported value "postgres" (supported: memory, dynamodb)`},
 		{"upper-case store", map[string]string{config.EnvStore: "DynamoDB"}, `GATEHOUSE_STORE: unsupported value "DynamoDB" (supported: memory, dynamodb)`},
 		{"seed file with dynamodb", map[string]string{config.EnvStore: "dynamodb", config.EnvSeedFile: "dev/seed.json"},
