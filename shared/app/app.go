@@ -206,7 +206,7 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvIssuer, err)
 	}
-	a.Handlers = httpapi.New(a.Server, httpapi.Options{Logger: logger, Observe: o.observe})
+	a.Handlers = httpapi.New(a.Server, httpapi.Options{Logger: logger, Observe: o.observe, ScopeDescriptions: cfg.ScopeDescriptions})
 	return a, nil
 }
 

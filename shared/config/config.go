@@ -8,6 +8,7 @@
 // | GATEHOUSE_ISSUER                    | issuer URL (RFC 8414 §2): https, or http on a loopback host    | required (serve: --addr)  |
 // | GATEHOUSE_AUDIENCE                  | access-token "aud" values, comma-separated                     | the issuer                |
 // | GATEHOUSE_SCOPES                    | scopes_supported in the metadata, comma- or space-separated    | union of seeded scopes    |
+// | GATEHOUSE_SCOPE_DESCRIPTIONS        | consent-page wording, a JSON object: {"photos.read": "See ..."} | standard scopes only      |
 // | GATEHOUSE_ACCESS_TOKEN_TTL          | access-token lifetime                                          | 1h                        |
 // | GATEHOUSE_REFRESH_TOKEN_TTL         | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)            |
 // | GATEHOUSE_CODE_TTL                  | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                       |
@@ -54,9 +55,11 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -68,29 +71,30 @@ import (
 
 // Environment variable names.
 const (
-	EnvIssuer          = "GATEHOUSE_ISSUER"
-	EnvAudience        = "GATEHOUSE_AUDIENCE"
-	EnvScopes          = "GATEHOUSE_SCOPES"
-	EnvAccessTokenTTL  = "GATEHOUSE_ACCESS_TOKEN_TTL"
-	EnvRefreshTokenTTL = "GATEHOUSE_REFRESH_TOKEN_TTL"
-	EnvCodeTTL         = "GATEHOUSE_CODE_TTL"
-	EnvSessionTTL      = "GATEHOUSE_SESSION_TTL"
-	EnvSessionIdleTTL  = "GATEHOUSE_SESSION_IDLE_TTL"
-	EnvStore           = "GATEHOUSE_STORE"
-	EnvSigner          = "GATEHOUSE_SIGNER"
-	EnvSigningAlg      = "GATEHOUSE_SIGNING_ALG"
-	EnvKMSKeyID        = "GATEHOUSE_KMS_KEY_ID"
-	EnvKMSVerifyKeys   = "GATEHOUSE_KMS_VERIFY_KEYS"
-	EnvLeeway          = "GATEHOUSE_TOKEN_LEEWAY"
-	EnvSigningKeyFile  = "GATEHOUSE_SIGNING_KEY_FILE"
-	EnvSeedFile        = "GATEHOUSE_SEED_FILE"
-	EnvLogLevel        = "GATEHOUSE_LOG_LEVEL"
-	EnvClientsTable    = "GATEHOUSE_CLIENTS_TABLE"
-	EnvUsersTable      = "GATEHOUSE_USERS_TABLE"
-	EnvCodesTable      = "GATEHOUSE_CODES_TABLE"
-	EnvTokensTable     = "GATEHOUSE_TOKENS_TABLE"
-	EnvSessionsTable   = "GATEHOUSE_SESSIONS_TABLE"
-	EnvClientCacheTTL  = "GATEHOUSE_CLIENT_CACHE_TTL"
+	EnvIssuer            = "GATEHOUSE_ISSUER"
+	EnvAudience          = "GATEHOUSE_AUDIENCE"
+	EnvScopes            = "GATEHOUSE_SCOPES"
+	EnvScopeDescriptions = "GATEHOUSE_SCOPE_DESCRIPTIONS"
+	EnvAccessTokenTTL    = "GATEHOUSE_ACCESS_TOKEN_TTL"
+	EnvRefreshTokenTTL   = "GATEHOUSE_REFRESH_TOKEN_TTL"
+	EnvCodeTTL           = "GATEHOUSE_CODE_TTL"
+	EnvSessionTTL        = "GATEHOUSE_SESSION_TTL"
+	EnvSessionIdleTTL    = "GATEHOUSE_SESSION_IDLE_TTL"
+	EnvStore             = "GATEHOUSE_STORE"
+	EnvSigner            = "GATEHOUSE_SIGNER"
+	EnvSigningAlg        = "GATEHOUSE_SIGNING_ALG"
+	EnvKMSKeyID          = "GATEHOUSE_KMS_KEY_ID"
+	EnvKMSVerifyKeys     = "GATEHOUSE_KMS_VERIFY_KEYS"
+	EnvLeeway            = "GATEHOUSE_TOKEN_LEEWAY"
+	EnvSigningKeyFile    = "GATEHOUSE_SIGNING_KEY_FILE"
+	EnvSeedFile          = "GATEHOUSE_SEED_FILE"
+	EnvLogLevel          = "GATEHOUSE_LOG_LEVEL"
+	EnvClientsTable      = "GATEHOUSE_CLIENTS_TABLE"
+	EnvUsersTable        = "GATEHOUSE_USERS_TABLE"
+	EnvCodesTable        = "GATEHOUSE_CODES_TABLE"
+	EnvTokensTable       = "GATEHOUSE_TOKENS_TABLE"
+	EnvSessionsTable     = "GATEHOUSE_SESSIONS_TABLE"
+	EnvClientCacheTTL    = "GATEHOUSE_CLIENT_CACHE_TTL"
 
 	// Login throttling.
 	EnvLoginMaxFailures      = "GATEHOUSE_LOGIN_MAX_FAILURES"
@@ -101,7 +105,7 @@ const (
 // Variables lists every variable FromEnv reads, in the order of the table
 // above.
 var Variables = []string{
-	EnvIssuer, EnvAudience, EnvScopes,
+	EnvIssuer, EnvAudience, EnvScopes, EnvScopeDescriptions,
 	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL, EnvSessionIdleTTL,
 	EnvLoginMaxFailures, EnvLoginMaxFailuresPerIP, EnvLoginFailureWindow,
 	EnvStore, EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable, EnvClientCacheTTL,
@@ -169,13 +173,16 @@ var (
 // Config is Gatehouse's deployment configuration. Zero durations mean the
 // grant library's defaults (see oauth.Config).
 type Config struct {
-	Issuer          string   // without a trailing slash
-	Audience        []string // never empty: defaults to []string{Issuer}
-	Scopes          []string // scopes_supported; empty: derived from the seed
-	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
-	CodeTTL         time.Duration
-	SessionTTL      time.Duration
+	Issuer   string   // without a trailing slash
+	Audience []string // never empty: defaults to []string{Issuer}
+	Scopes   []string // scopes_supported; empty: derived from the seed
+	// ScopeDescriptions explain scopes on the consent page, by scope: a
+	// JSON object such as {"photos.read": "See your photos"}.
+	ScopeDescriptions map[string]string
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration
+	CodeTTL           time.Duration
+	SessionTTL        time.Duration
 	// SessionIdleTTL ends a session unused for this long. The session
 	// lifetime caps it: a longer idle timeout is cut to SessionTTL (or its
 	// default) rather than refused, so lowering GATEHOUSE_SESSION_TTL alone
@@ -210,6 +217,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Issuer:                r.issuer(EnvIssuer),
 		Audience:              r.list(EnvAudience, ","),
 		Scopes:                r.scopes(EnvScopes),
+		ScopeDescriptions:     r.scopeDescriptions(EnvScopeDescriptions),
 		AccessTokenTTL:        r.duration(EnvAccessTokenTTL, 0),
 		RefreshTokenTTL:       r.duration(EnvRefreshTokenTTL, 0),
 		CodeTTL:               r.duration(EnvCodeTTL, MaxCodeTTL),
@@ -346,6 +354,34 @@ func (r *reader) scopes(name string) []string {
 	for _, s := range out {
 		if !ValidScopeToken(s) {
 			r.fail(name, "%q is not a valid scope token (RFC 6749 §3.3: printable ASCII except space, '\"' and '\\')", s)
+			return nil
+		}
+	}
+	return out
+}
+
+// maxScopeDescription bounds one description: a line on the consent page.
+const maxScopeDescription = 200
+
+// scopeDescriptions reads a JSON object of scope tokens to descriptions.
+func (r *reader) scopeDescriptions(name string) map[string]string {
+	v := r.get(name)
+	if v == "" {
+		return nil
+	}
+	var out map[string]string
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		r.fail(name, "is not a JSON object of scope descriptions, such as {\"photos.read\": \"See your photos\"}: %v", err)
+		return nil
+	}
+	for _, sc := range slices.Sorted(maps.Keys(out)) {
+		d := out[sc]
+		switch {
+		case !ValidScopeToken(sc):
+			r.fail(name, "%q is not a valid scope token (RFC 6749 §3.3)", sc)
+			return nil
+		case strings.TrimSpace(d) == "" || len(d) > maxScopeDescription || strings.ContainsAny(d, "\r\n"):
+			r.fail(name, "the description of %q must be one line of 1 to %d characters", sc, maxScopeDescription)
 			return nil
 		}
 	}

@@ -98,6 +98,9 @@ func TestFromEnvGood(t *testing.T) {
 		{"login failure window at the maximum", map[string]string{config.EnvLoginFailureWindow: "24h"}, func(t *testing.T, c config.Config) {
 			eq(t, c.LoginFailureWindow, config.MaxLoginFailureWindow)
 		}},
+		{"scope descriptions", map[string]string{config.EnvScopeDescriptions: `{"photos.read": "See your photos", "offline_access": "Keep you signed in"}`}, func(t *testing.T, c config.Config) {
+			eq(t, c.ScopeDescriptions, map[string]string{"photos.read": "See your photos", "offline_access": "Keep you signed in"})
+		}},
 		{"code TTL at the maximum", map[string]string{config.EnvCodeTTL: "600"}, func(t *testing.T, c config.Config) {
 			eq(t, c.CodeTTL, config.MaxCodeTTL)
 		}},
@@ -194,6 +197,11 @@ func TestFromEnvBad(t *testing.T) {
 		{"issuer with fragment", map[string]string{config.EnvIssuer: issuer + "#x"}, "must not have a query, fragment"},
 		{"issuer with user", map[string]string{config.EnvIssuer: "https://u@auth.example.com"}, "must not have a query, fragment or user info"},
 		{"bad scope", map[string]string{config.EnvScopes: `read "write"`}, `GATEHOUSE_SCOPES: "\"write\"" is not a valid scope token`},
+		{"scope descriptions not JSON", map[string]string{config.EnvScopeDescriptions: "read=Read"}, "GATEHOUSE_SCOPE_DESCRIPTIONS: is not a JSON object of scope descriptions"},
+		{"scope descriptions not strings", map[string]string{config.EnvScopeDescriptions: `{"read": 1}`}, "GATEHOUSE_SCOPE_DESCRIPTIONS: is not a JSON object"},
+		{"description of a bad scope", map[string]string{config.EnvScopeDescriptions: `{"a b": "x"}`}, `GATEHOUSE_SCOPE_DESCRIPTIONS: "a b" is not a valid scope token`},
+		{"empty description", map[string]string{config.EnvScopeDescriptions: `{"read": " "}`}, `GATEHOUSE_SCOPE_DESCRIPTIONS: the description of "read" must be one line of 1 to 200 characters`},
+		{"two-line description", map[string]string{config.EnvScopeDescriptions: `{"read": "a\nb"}`}, `the description of "read" must be one line`},
 		{"bad duration", map[string]string{config.EnvAccessTokenTTL: "an hour"}, `GATEHOUSE_ACCESS_TOKEN_TTL: invalid duration "an hour"`},
 		{"unitless fraction", map[string]string{config.EnvRefreshTokenTTL: "1.5"}, `GATEHOUSE_REFRESH_TOKEN_TTL: invalid duration "1.5"`},
 		{"zero duration", map[string]string{config.EnvSessionTTL: "0"}, `GATEHOUSE_SESSION_TTL: "0" must be positive`},
