@@ -267,9 +267,9 @@ func wantPageHeaders(t *testing.T, r response) {
 	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("X-Content-Type-Options %q, want nosniff", got)
 	}
-	if got := h.Get("Referrer-Policy"); got != "no-referrer" {
+	if got := h.Get("Referrer-Policy"); got != "same-origin" {
 		// The page URL carries the authorization request.
-		t.Errorf("Referrer-Policy %q, want no-referrer", got)
+		t.Errorf("Referrer-Policy %q, want same-origin", got)
 	}
 	csp := h.Get("Content-Security-Policy")
 	if v, ok := cspDirective(csp, "frame-ancestors"); !ok || v != "'none'" {

@@ -10,7 +10,7 @@ import "strings"
 func writePage(b *strings.Builder, name string, d *pageData) {
 	b.WriteString("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
 		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
-		"<meta name=\"referrer\" content=\"no-referrer\">\n<title>")
+		"<meta name=\"referrer\" content=\"same-origin\">\n<title>")
 	b.WriteString(escapeHTML(d.Title))
 	b.WriteString(" · Gatehouse</title>\n<style>")
 	b.WriteString(stylesheet) // trusted, and allowed by its hash

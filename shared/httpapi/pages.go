@@ -62,7 +62,10 @@ type scopeView struct{ Name, Description string }
 // securityHeaders are sent with every page: never cached, never framed
 // (RFC 6749 §10.13 clickjacking), nothing loaded from anywhere, forms posted
 // only to us and to the client's redirect origin (browsers apply
-// form-action to the redirect that follows a post).
+// form-action to the redirect that follows a post). The referrer goes
+// only to ourselves (same-origin): never with the authorization request to
+// another site, but kept on our own form posts, whose Origin header the
+// CSRF check reads (with no-referrer, browsers send "Origin: null").
 func securityHeaders(w http.ResponseWriter, formTarget string) {
 	formAction := "'self'"
 	if formTarget != "" {
@@ -74,7 +77,7 @@ func securityHeaders(w http.ResponseWriter, formTarget string) {
 	h.Set("Pragma", "no-cache")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src "+stylesheetHash+
 		"; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 }
