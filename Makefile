@@ -39,8 +39,11 @@ endef
 
 all: lint test build
 
+# The demo scopes' wording on the consent page (GATEHOUSE_SCOPE_DESCRIPTIONS;
+# profile has a standard one).
+DEV_SCOPE_DESCRIPTIONS := {"read": "Read your data", "write": "Change and delete your data"}
 run:
-	$(GO) run ./cmd/gatehouse serve --seed dev/seed.json
+	GATEHOUSE_SCOPE_DESCRIPTIONS='$(DEV_SCOPE_DESCRIPTIONS)' $(GO) run ./cmd/gatehouse serve --seed dev/seed.json
 
 # dev-dynamodb serves every endpoint on a DynamoDB Local of its own
 # (instance dynamodb-local-dev, in memory, stopped when serve stops): it
@@ -60,7 +63,7 @@ dev-dynamodb:
 	echo; echo "Development clients (save the secrets: they are shown only here):"; \
 	$$gh clients create --id demo-service --name "Demo service (machine to machine)" \
 		--grant-type client_credentials --scope "read write"; \
-	$$gh clients create --id demo-web --name "Demo web app (server side)" \
+	$$gh clients create --id demo-web --name "Demo web app (server side)" --client-uri http://127.0.0.1:9000/ \
 		--grant-type authorization_code --grant-type refresh_token \
 		--redirect-uri http://127.0.0.1:9000/callback --scope "profile read write"; \
 	$$gh clients create --id demo-spa --name "Demo single-page app (public, PKCE)" --auth-method none \
@@ -70,7 +73,7 @@ dev-dynamodb:
 		--grant-type password --grant-type refresh_token --scope read; \
 	echo wonderland-rabbit-42 | $$gh users create --username alice >/dev/null; \
 	echo "User: alice / wonderland-rabbit-42"; echo; \
-	GATEHOUSE_SCOPES="$${GATEHOUSE_SCOPES:-profile read write}" $$gh serve --store dynamodb
+	GATEHOUSE_SCOPES="$${GATEHOUSE_SCOPES:-profile read write}" GATEHOUSE_SCOPE_DESCRIPTIONS='$(DEV_SCOPE_DESCRIPTIONS)' $$gh serve --store dynamodb
 
 # DynamoDB Local (Amazon's jar, pinned in tools/dynamodb-local/package.json)
 # is run by scripts/dynamodb-local.sh: start | stop | env | status | install.

@@ -59,11 +59,12 @@ func writeConsentPage(b *strings.Builder, d *pageData) {
 	if len(d.Scopes) > 0 {
 		b.WriteString("\n<p>" + name + " is asking to:</p>\n<ul class=\"scopes\">\n")
 		for _, s := range d.Scopes {
-			b.WriteString("<li><code>" + escapeHTML(s.Name) + "</code>")
+			// The words first; the scope's name, for the curious, after.
 			if s.Description != "" {
-				b.WriteString(" <span>" + escapeHTML(s.Description) + "</span>")
+				b.WriteString("<li>" + escapeHTML(s.Description) + " <code>" + escapeHTML(s.Name) + "</code></li>\n")
+			} else {
+				b.WriteString("<li><code>" + escapeHTML(s.Name) + "</code></li>\n")
 			}
-			b.WriteString("</li>\n")
 		}
 		b.WriteString("</ul>\n")
 	} else {
