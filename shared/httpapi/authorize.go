@@ -179,7 +179,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request, req *oauth.Auth
 		return
 	case errors.As(err, &throttled):
 		rec.ev.Outcome = OutcomeLoginThrottled
-		wait := max(time.Until(throttled.Until), time.Second)
+		wait := max(throttled.RetryAfter, time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		h.loginPage(w, r, req, http.StatusTooManyRequests, fmt.Sprintf(
 			"Too many failed sign-in attempts. For your security, signing in is paused: try again in %s.", humanMinutes(wait)))

@@ -35,8 +35,12 @@ import (
 // a *ThrottledError with the time the refusal ends.
 var ErrLoginThrottled = errors.New("oauth: too many failed sign-in attempts")
 
-// ThrottledError says until when logins are refused.
-type ThrottledError struct{ Until time.Time }
+// ThrottledError says until when logins are refused, and how long that is
+// from now (by the server's clock).
+type ThrottledError struct {
+	Until      time.Time
+	RetryAfter time.Duration
+}
 
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("%v: refused until %s", ErrLoginThrottled, e.Until.UTC().Format(time.RFC3339))
@@ -91,7 +95,7 @@ func (s *Server) checkThrottle(ctx context.Context, keys []string, windowEnd tim
 	limits := []int{s.cfg.LoginMaxFailures, s.cfg.LoginMaxFailuresPerIP}
 	for i, key := range keys {
 		if counts[key] >= limits[i] {
-			return nil, &ThrottledError{Until: windowEnd}
+			return nil, &ThrottledError{Until: windowEnd, RetryAfter: windowEnd.Sub(s.now())}
 		}
 	}
 	return counts, nil
