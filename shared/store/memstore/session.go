@@ -28,11 +28,13 @@ func (s *Store) applySessionChange(c *oauth.SessionChange) error {
 		sess.IdleExpiresAt = c.IdleExpiresAt
 	}
 	if c.ConsentClientID != "" {
-		sess.Consents = addConsent(sess.Consents, c.ConsentClientID, c.ConsentScopes)
-		if u, ok := s.users[c.Username]; ok {
-			u.Consents = addConsent(u.Consents, c.ConsentClientID, c.ConsentScopes)
-			s.users[c.Username] = u
+		u, ok := s.users[c.Username]
+		if !ok {
+			return notFound("the session's user")
 		}
+		sess.Consents = addConsent(sess.Consents, c.ConsentClientID, c.ConsentScopes)
+		u.Consents = addConsent(u.Consents, c.ConsentClientID, c.ConsentScopes)
+		s.users[c.Username] = u
 	}
 	s.sessions[c.Hash] = sess
 	return nil

@@ -81,6 +81,7 @@ var suite = []group{
 		{"UpdateConsent", sessionUpdateConsent},
 		{"UpdateConsentWithoutScopes", sessionUpdateConsentNoScopes},
 		{"UpdateMissing", sessionUpdateMissing},
+		{"UpdateConsentOfDeletedUser", sessionUpdateDeletedUser},
 		{"CreateCodeWithChange", sessionCreateCodeWithChange},
 		{"CreateCodeWithChangeOfEndedSession", sessionCreateCodeEndedSession},
 	}},
@@ -664,6 +665,17 @@ func sessionUpdateMissing(e *env) {
 		e.wantErr(err, oauth.ErrNotFound, "UpdateSession")
 	}
 	e.wantUser(u)
+}
+
+// sessionUpdateDeletedUser: a consent cannot be recorded for a user
+// deleted since signing in: ErrNotFound, and the session is unchanged.
+func sessionUpdateDeletedUser(e *env) {
+	u, s := e.sessionUser()
+	e.must(e.h.Admin.DeleteUser(e.ctx, u.Username), "DeleteUser")
+	err := e.h.Store.UpdateSession(e.ctx, &oauth.SessionChange{Hash: s.Hash, Username: u.Username,
+		ConsentClientID: "client-" + id(), ConsentScopes: []string{"read"}})
+	e.wantErr(err, oauth.ErrNotFound, "UpdateSession")
+	e.wantSession(s)
 }
 
 func sessionCreateCodeWithChange(e *env) {

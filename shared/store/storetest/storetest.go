@@ -37,6 +37,8 @@ type Admin interface {
 	PutClient(ctx context.Context, c *oauth.Client) error
 	// PutUser creates the user or replaces the one with the same username.
 	PutUser(ctx context.Context, u *oauth.User) error
+	// DeleteUser deletes the user with this username.
+	DeleteUser(ctx context.Context, username string) error
 }
 
 // Harness is one store under test.
