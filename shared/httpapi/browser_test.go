@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
@@ -124,6 +125,51 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the client's redirect URI was called: %v", cbs)
 		}
 		rec.wantNoViolations(t)
+	})
+
+	// Keyboard only: the login page's focus starts in the username field,
+	// Tab moves to the password, Enter signs in; on the consent page Tab
+	// reaches Allow, with a visible focus outline, and Enter allows.
+	t.Run("keyboard only", func(t *testing.T) {
+		bs := newBrowserServer(t)
+		tab := newTab(t, browser)
+		bs.newFlow()
+		bs.startFlow(t, tab)
+		bs.waitLoginPage(t, tab)
+		if id, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || id != "username" {
+			t.Fatalf("focus on the login page is on %q (%v), want the username field", id, err)
+		}
+		if err := chromedp.Do(tab,
+			chromedp.KeyEvent(userName), chromedp.KeyEvent(kb.Tab),
+			chromedp.KeyEvent(userPassword), chromedp.KeyEvent(kb.Enter),
+		); err != nil {
+			t.Fatal(err)
+		}
+		bs.waitConsentPage(t, tab)
+		const focused = `(() => { const e = document.activeElement;
+			return e.tagName + " " + (e.value || "") + " " + getComputedStyle(e).outlineStyle; })()`
+		var at string
+		for range 8 {
+			if err := chromedp.Do(tab, chromedp.KeyEvent(kb.Tab)); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if at, err = chromedp.Run(tab, chromedp.Evaluate[string](focused)); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(at, "BUTTON allow") {
+				break
+			}
+		}
+		if at != "BUTTON allow solid" {
+			t.Fatalf("Tab never reached the Allow button with a visible outline (last focus: %q)", at)
+		}
+		if err := chromedp.Do(tab, chromedp.KeyEvent(kb.Enter)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readCallback(t, tab); got.Code == "" {
+			t.Fatalf("callback after Enter on Allow: %+v, want a code", got)
+		}
 	})
 
 	t.Run("deny", func(t *testing.T) {
