@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,9 +104,18 @@ func (Checker) CheckPassword(hash, password string) bool {
 	if err != nil {
 		return false
 	}
+	slots <- struct{}{}
 	got := argon2.IDKey([]byte(password), salt, h.Iterations, h.Memory, h.Parallelism, uint32(len(want)))
+	<-slots
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
+
+// slots bounds the password checks running at once, and so their memory
+// (19 MiB each with Default): a burst of sign-ins on `gatehouse serve` (a
+// Lambda function serves one request at a time anyway) queues for a CPU
+// rather than exhausting memory. More checks at once than CPUs would not
+// finish sooner.
+var slots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
 var (
 	dummyOnce sync.Once

@@ -247,3 +247,29 @@ func BenchmarkDummyCheck(b *testing.B) {
 		c.DummyCheck("correct horse battery staple")
 	}
 }
+
+// TestChecksAreBounded: with every slot taken, a check waits for one to be
+// freed.
+func TestChecksAreBounded(t *testing.T) {
+	hash, err := (Hasher{Memory: 64, Iterations: 1, Parallelism: 1}).Hash("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range cap(slots) {
+		slots <- struct{}{}
+	}
+	done := make(chan bool)
+	go func() { done <- Checker{}.CheckPassword(hash, "pw") }()
+	select {
+	case <-done:
+		t.Fatal("a check ran while every slot was taken")
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-slots // free one
+	if ok := <-done; !ok {
+		t.Error("the check, once it ran, failed")
+	}
+	for range cap(slots) - 1 {
+		<-slots
+	}
+}
