@@ -307,12 +307,9 @@ func eq[T comparable](t *testing.T, got, want T) {
 // shows them, and the password grant refuses a username after
 // GATEHOUSE_LOGIN_MAX_FAILURES failures, even with the right password.
 func TestServeSessionAndLoginSettings(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--seed", filepath.Join("..", "..", "dev", "seed.json"),
+	banner := serveInBackground(t, &stdout, &stderr, func(ctx context.Context) int {
+		return run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--seed", filepath.Join("..", "..", "dev", "seed.json"),
 			"--signing-key=", "--signing-alg", "ES256"}, &stdout, &stderr, mapEnv(map[string]string{
 			config.EnvSessionTTL:            "8h",
 			config.EnvSessionIdleTTL:        "90m",
@@ -320,34 +317,13 @@ func TestServeSessionAndLoginSettings(t *testing.T) {
 			config.EnvLoginMaxFailuresPerIP: "40",
 			config.EnvLoginFailureWindow:    "10m",
 		}))
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not shut down")
-		}
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "Press Ctrl+C") {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start; stdout %q, stderr %q", stdout.String(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	banner := stdout.String()
+	})
 	for _, want := range []string{"8h, ending after 1h30m idle", "2 failures per username, 40 per address, per 10m"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
 	}
-	issuer := regexp.MustCompile(`issuer\s+(http://127\.0\.0\.1:\d+)\n`).FindStringSubmatch(banner)[1]
+	issuer := bannerIssuer(t, banner)
 
 	password := func(pw string) int {
 		req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader(url.Values{

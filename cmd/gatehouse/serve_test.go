@@ -20,16 +20,27 @@ import (
 func (h *harness) startServe(args ...string) string {
 	t := h.t
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	c := &cli{
 		stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, env: mapEnv(h.env),
 		dynamoDB: func(context.Context) (*awsjson.Client, error) { return h.client, nil },
 	}
+	banner := serveInBackground(t, &stdout, &stderr, func(ctx context.Context) int { return c.run(ctx, serveArgs(args...)) })
+	for _, want := range []string{"dynamodb (tables " + h.tables.Clients, "gatehouse clients list"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	return bannerIssuer(t, banner)
+}
+
+// serveInBackground runs serve (a `gatehouse serve` writing to stdout and
+// stderr) until the test ends, and returns its banner once it is serving.
+func serveInBackground(t *testing.T, stdout, stderr *syncBuffer, serve func(ctx context.Context) int) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() {
-		done <- c.run(ctx, serveArgs(args...))
-	}()
+	go func() { done <- serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -50,12 +61,12 @@ func (h *harness) startServe(args ...string) string {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	banner := stdout.String()
-	for _, want := range []string{"dynamodb (tables " + h.tables.Clients, "gatehouse clients list"} {
-		if !strings.Contains(banner, want) {
-			t.Errorf("banner lacks %q:\n%s", want, banner)
-		}
-	}
+	return stdout.String()
+}
+
+// bannerIssuer returns the issuer serve's banner shows.
+func bannerIssuer(t *testing.T, banner string) string {
+	t.Helper()
 	m := regexp.MustCompile(`issuer\s+(http://127\.0\.0\.1:\d+)\n`).FindStringSubmatch(banner)
 	if m == nil {
 		t.Fatalf("no issuer in banner:\n%s", banner)

@@ -125,7 +125,7 @@ func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
 		credentials: cfg.Credentials,
 		signer:      v4.NewSigner(),
 		http:        opts.HTTPClient,
-		maxAttempts: cmp(opts.MaxAttempts, cfg.RetryMaxAttempts, DefaultMaxAttempts),
+		maxAttempts: firstPositive(opts.MaxAttempts, cfg.RetryMaxAttempts, DefaultMaxAttempts),
 		retryCodes:  map[string]bool{},
 		backoff:     opts.Backoff,
 		now:         opts.Now,
@@ -151,8 +151,8 @@ func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
 	return c, nil
 }
 
-// cmp returns the first positive value.
-func cmp(vs ...int) int {
+// firstPositive returns the first positive value.
+func firstPositive(vs ...int) int {
 	for _, v := range vs {
 		if v > 0 {
 			return v

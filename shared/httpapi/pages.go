@@ -4,8 +4,8 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"maps"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
@@ -113,10 +113,7 @@ func (h *Handlers) consentPage(w http.ResponseWriter, r *http.Request, req *oaut
 	for _, s := range req.Scopes {
 		scopes = append(scopes, scopeView{Name: s, Description: h.opts.ScopeDescriptions[s]})
 	}
-	switchAccount := url.Values{}
-	for k, v := range req.Params {
-		switchAccount[k] = v
-	}
+	switchAccount := maps.Clone(req.Params)
 	switchAccount.Set("prompt", oauth.PromptLogin)
 	h.render(w, r, http.StatusOK, pageConsent, &pageData{
 		Title:         "Allow access?",

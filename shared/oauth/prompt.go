@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -57,10 +58,7 @@ func (req *AuthorizeRequest) prompts(v string) bool { return slices.Contains(req
 // has just signed in: without prompt=login and max_age, which the fresh
 // sign-in satisfies (so that the request, sent again, does not ask again).
 func (req *AuthorizeRequest) Satisfied() url.Values {
-	params := url.Values{}
-	for k, v := range req.Params {
-		params[k] = v
-	}
+	params := maps.Clone(req.Params)
 	delete(params, "max_age")
 	if p := slices.DeleteFunc(slices.Clone(req.Prompt), func(v string) bool { return v == PromptLogin }); len(p) > 0 {
 		params.Set("prompt", strings.Join(p, " "))

@@ -130,7 +130,7 @@ func (s *Store) GetUser(ctx context.Context, username string) (*oauth.User, erro
 // ErrConflict if a live code has its hash.
 //
 // With a session change, it is one TransactWriteItems of the code's Put
-// and the change's updates (sessionChangeActions).
+// and the change's updates (changeSession).
 func (s *Store) CreateCode(ctx context.Context, code *oauth.AuthorizationCode, change *oauth.SessionChange) error {
 	const method = "CreateCode"
 	if code.Hash == "" || code.GrantID == "" {
@@ -550,7 +550,12 @@ func (s *Store) GetSession(ctx context.Context, hash string) (*oauth.Session, er
 // DeleteSession deletes the session with this hash (DeleteItem); a missing
 // session is not an error.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
-	const method = "DeleteSession"
+	return s.deleteSessionsItem(ctx, "DeleteSession", hash)
+}
+
+// deleteSessionsItem deletes the sessions table's item with this key (a
+// session, or a failed-login counter); a missing one is not an error.
+func (s *Store) deleteSessionsItem(ctx context.Context, method, hash string) error {
 	if hash == "" {
 		return nil
 	}

@@ -202,8 +202,8 @@ func (s *Store) addLoginFailure(ctx context.Context, key string, expiresAt time.
 // ClearLoginFailures deletes the counters of keys (a DeleteItem each).
 func (s *Store) ClearLoginFailures(ctx context.Context, keys ...string) error {
 	for _, k := range keys {
-		if err := s.DeleteSession(ctx, k); err != nil {
-			return fmt.Errorf("dynamostore: ClearLoginFailures: %w", err)
+		if err := s.deleteSessionsItem(ctx, "ClearLoginFailures", k); err != nil {
+			return err
 		}
 	}
 	return nil
