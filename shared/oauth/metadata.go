@@ -1,6 +1,9 @@
 package oauth
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Metadata is the authorization server metadata document (RFC 8414 §2).
 type Metadata struct {
@@ -33,40 +36,75 @@ type Metadata struct {
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
 }
 
+// Discovery is what an authorization server publishes about itself: its
+// metadata (RFC 8414) and the public keys of its tokens (RFC 7517). It
+// needs no store, so a program that serves only these (the metadata
+// function) links none.
+type Discovery struct {
+	cfg    Config
+	signer Signer
+}
+
+// NewDiscovery checks cfg as NewServer does and returns the Discovery of
+// the server it configures.
+func NewDiscovery(cfg Config, signer Signer) (*Discovery, error) {
+	if signer == nil {
+		return nil, errors.New("oauth: NewDiscovery needs a signer")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Discovery{cfg: cfg, signer: signer}, nil
+}
+
+// Discovery returns the server's metadata and keys.
+func (s *Server) Discovery() *Discovery { return &Discovery{cfg: s.cfg, signer: s.signer} }
+
 // Metadata returns the server's RFC 8414 metadata.
-func (s *Server) Metadata() *Metadata {
+func (s *Server) Metadata() *Metadata { return s.Discovery().Metadata() }
+
+// JWKS returns the public keys that verify the server's tokens (RFC 7517
+// §5), for the jwks_uri.
+func (s *Server) JWKS(ctx context.Context) (*JWKS, error) { return s.Discovery().JWKS(ctx) }
+
+// url returns the absolute URL of an endpoint path.
+func (d *Discovery) url(path string) string { return d.cfg.Issuer + path }
+
+// Metadata returns the RFC 8414 §2 metadata document.
+func (d *Discovery) Metadata() *Metadata {
 	// Public clients (none) may revoke their tokens but not introspect
 	// (see Introspect).
 	methods := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodNone}
 	confidential := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT}
 	return &Metadata{
-		Issuer:                            s.cfg.Issuer,
-		AuthorizationEndpoint:             s.URL(PathAuthorize),
-		TokenEndpoint:                     s.URL(PathToken),
-		JWKSURI:                           s.URL(PathJWKS),
-		ScopesSupported:                   s.cfg.ScopesSupported,
+		Issuer:                            d.cfg.Issuer,
+		AuthorizationEndpoint:             d.url(PathAuthorize),
+		TokenEndpoint:                     d.url(PathToken),
+		JWKSURI:                           d.url(PathJWKS),
+		ScopesSupported:                   d.cfg.ScopesSupported,
 		ResponseTypesSupported:            []string{ResponseTypeCode, ResponseTypeToken},
 		ResponseModesSupported:            []string{"query", "fragment"},
 		GrantTypesSupported:               []string{GrantAuthorizationCode, GrantImplicit, GrantPassword, GrantClientCredentials, GrantRefreshToken},
 		TokenEndpointAuthMethodsSupported: methods,
 		TokenEndpointAuthSigningAlgValuesSupported:         ClientAssertionAlgs(),
-		RevocationEndpoint:                                 s.URL(PathRevoke),
+		RevocationEndpoint:                                 d.url(PathRevoke),
 		RevocationEndpointAuthMethodsSupported:             methods,
 		RevocationEndpointAuthSigningAlgValuesSupported:    ClientAssertionAlgs(),
-		IntrospectionEndpoint:                              s.URL(PathIntrospect),
+		IntrospectionEndpoint:                              d.url(PathIntrospect),
 		IntrospectionEndpointAuthMethodsSupported:          confidential,
 		IntrospectionEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs(),
 		CodeChallengeMethodsSupported:                      []string{PKCEMethodS256},
 		AuthorizationResponseISSParameterSupported:         true,
 		SubjectTypesSupported:                              []string{"public"},
-		IDTokenSigningAlgValuesSupported:                   []string{s.signer.Algorithm()},
+		IDTokenSigningAlgValuesSupported:                   []string{d.signer.Algorithm()},
 	}
 }
 
 // JWKS returns the public keys that verify this server's tokens (RFC 7517
 // §5), for the jwks_uri.
-func (s *Server) JWKS(ctx context.Context) (*JWKS, error) {
-	keys, err := s.signer.PublicKeys(ctx)
+func (d *Discovery) JWKS(ctx context.Context) (*JWKS, error) {
+	keys, err := d.signer.PublicKeys(ctx)
 	if err != nil {
 		return nil, ErrServer(err)
 	}

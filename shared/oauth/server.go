@@ -89,13 +89,34 @@ type Server struct {
 	verifier  *TokenVerifier
 }
 
-// NewServer checks cfg, fills in defaults and returns a Server.
+// NewServer checks cfg, fills in defaults and returns a Server. passwords
+// may be nil in a server that signs no user in (the introspection and
+// revocation functions): the password grant and Login then fail with
+// server_error.
 func NewServer(cfg Config, store Store, signer Signer, passwords PasswordChecker) (*Server, error) {
-	if err := validateIssuer(cfg.Issuer); err != nil {
+	if store == nil || signer == nil {
+		return nil, errors.New("oauth: NewServer needs a store and a signer")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
 		return nil, err
 	}
-	if store == nil || signer == nil || passwords == nil {
-		return nil, errors.New("oauth: NewServer needs a store, a signer and a password checker")
+	s := &Server{cfg: cfg, store: store, signer: signer, passwords: passwords}
+	s.verifier = &TokenVerifier{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Keys:     func(ctx context.Context, _ string) ([]PublicKey, error) { return signer.PublicKeys(ctx) },
+		Leeway:   cfg.Leeway,
+		Now:      cfg.Now,
+	}
+	return s, nil
+}
+
+// withDefaults checks the issuer and returns cfg with its zero values
+// replaced by the defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	if err := validateIssuer(cfg.Issuer); err != nil {
+		return cfg, err
 	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if len(cfg.Audience) == 0 {
@@ -119,15 +140,7 @@ func NewServer(cfg Config, store Store, signer Signer, passwords PasswordChecker
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, store: store, signer: signer, passwords: passwords}
-	s.verifier = &TokenVerifier{
-		Issuer:   cfg.Issuer,
-		Audience: cfg.Audience,
-		Keys:     func(ctx context.Context, _ string) ([]PublicKey, error) { return signer.PublicKeys(ctx) },
-		Leeway:   cfg.Leeway,
-		Now:      cfg.Now,
-	}
-	return s, nil
+	return cfg, nil
 }
 
 // Config returns the server's effective configuration.

@@ -41,6 +41,10 @@ func (s *Server) Login(ctx context.Context, username, password, remoteAddr strin
 // for an unknown user or a wrong password, alike.
 var ErrLoginFailed = errors.New("oauth: wrong username or password")
 
+// errNoPasswords is the cause of the server_error a server built without a
+// PasswordChecker answers to a password.
+var errNoPasswords = errors.New("oauth: this server was built without a password checker")
+
 // checkUser verifies a username and password, spending the same hashing
 // work whether or not the user exists.
 func (s *Server) checkUser(ctx context.Context, username, password string) (*User, error) {

@@ -105,6 +105,9 @@ func (s *Server) checkThrottle(ctx context.Context, keys []string, windowEnd tim
 // while over the limit, each failure counted, the username's count cleared
 // on success.
 func (s *Server) authenticate(ctx context.Context, username, password, remoteAddr string) (*User, error) {
+	if s.passwords == nil {
+		return nil, ErrServer(errNoPasswords)
+	}
 	keys, windowEnd := s.loginKeys(username, remoteAddr)
 	counts, err := s.checkThrottle(ctx, keys, windowEnd)
 	if err != nil {
