@@ -76,7 +76,7 @@ func (h *Handlers) metadata(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "GET, HEAD")
 		return
 	}
-	writePublicJSON(w, h.srv.Metadata())
+	writePublicJSON(w, h.disc.Metadata())
 }
 
 // jwks serves the JWK Set (RFC 7517 §5) named by jwks_uri.
@@ -88,7 +88,7 @@ func (h *Handlers) jwks(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "GET, HEAD")
 		return
 	}
-	set, err := h.srv.JWKS(r.Context())
+	set, err := h.disc.JWKS(r.Context())
 	if err != nil {
 		rec.fail(err)
 		writeError(w, err, false)

@@ -34,12 +34,29 @@ type Options struct {
 // Handlers are the endpoint handlers of one oauth.Server.
 type Handlers struct {
 	srv  *oauth.Server
+	disc *oauth.Discovery
 	opts Options
 	log  *slog.Logger
 }
 
 // New returns the handlers for srv.
 func New(srv *oauth.Server, opts Options) *Handlers {
+	h := newHandlers(opts)
+	h.srv, h.disc = srv, srv.Discovery()
+	return h
+}
+
+// NewMetadata returns the handler of Metadata for a program that serves
+// nothing else (the metadata function): it needs no oauth.Server, and so
+// no store.
+func NewMetadata(d *oauth.Discovery, opts Options) http.Handler {
+	h := newHandlers(opts)
+	h.disc = d
+	return h.Metadata()
+}
+
+// newHandlers fills in opts' defaults.
+func newHandlers(opts Options) *Handlers {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -53,7 +70,7 @@ func New(srv *oauth.Server, opts Options) *Handlers {
 		}
 	}
 	opts.ScopeDescriptions = descriptions
-	return &Handlers{srv: srv, opts: opts, log: opts.Logger}
+	return &Handlers{opts: opts, log: opts.Logger}
 }
 
 // DefaultScopeDescriptions explain the scopes whose meaning is standard
