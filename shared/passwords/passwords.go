@@ -90,6 +90,20 @@ func (h Hasher) validate() error {
 	return nil
 }
 
+// Scheme hashes new passwords with its Hasher and checks stored hashes with
+// Checker: what a program that signs users in is given (an
+// oauth.PasswordChecker that also hashes the seed's users).
+type Scheme struct {
+	Hasher
+	Checker
+}
+
+var _ oauth.PasswordChecker = Scheme{}
+
+// DefaultScheme returns the Scheme of [Default]'s parameters (read when it
+// is called).
+func DefaultScheme() Scheme { return Scheme{Hasher: Default} }
+
 // Checker verifies Argon2id PHC hashes. The zero value is ready to use and
 // safe for concurrent use.
 type Checker struct{}

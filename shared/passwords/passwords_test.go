@@ -273,3 +273,22 @@ func TestChecksAreBounded(t *testing.T) {
 		<-slots
 	}
 }
+
+// TestSchemeHashesAndChecks: a Scheme's hashes carry its Hasher's
+// parameters and verify with its Checker.
+func TestSchemeHashesAndChecks(t *testing.T) {
+	s := Scheme{Hasher: Hasher{Memory: 64, Iterations: 1, Parallelism: 1}}
+	hash, err := s.Hash("wonderland")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hash, "m=64,t=1,p=1") {
+		t.Errorf("hash %q does not carry the scheme's parameters", hash)
+	}
+	if !s.CheckPassword(hash, "wonderland") || s.CheckPassword(hash, "wonderlanD") {
+		t.Error("CheckPassword does not tell the right password from a wrong one")
+	}
+	if d := DefaultScheme(); d.Hasher != Default {
+		t.Errorf("DefaultScheme().Hasher = %+v, want Default %+v", d.Hasher, Default)
+	}
+}
