@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -17,10 +18,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/awstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner/kmstest"
@@ -34,7 +36,7 @@ const (
 // keySpec is the KMS key spec each algorithm needs.
 var keySpec = map[string]string{"RS256": "RSA_2048", "PS256": "RSA_2048", "ES256": "ECC_NIST_P256"}
 
-func newSigner(t testing.TB, client *awsjson.Client, alg, keyID string, verify ...string) *kmssigner.Signer {
+func newSigner(t testing.TB, client kmssigner.API, alg, keyID string, verify ...string) *kmssigner.Signer {
 	t.Helper()
 	s, err := kmssigner.New(kmssigner.Config{Client: client, Algorithm: alg, SigningKeyID: keyID, VerifyKeys: verify})
 	if err != nil {
@@ -529,14 +531,11 @@ func TestTimeoutsAndUnreachableKMS(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	down, err := awsjson.New(aws.Config{
+	down := kmssigner.NewClient(aws.Config{
 		Region:       kmstest.Region,
 		BaseEndpoint: aws.String("http://" + addr),
 		Credentials:  credentials.NewStaticCredentialsProvider(kmstest.AccessKeyID, kmstest.SecretAccessKey, ""),
-	}, kmssigner.Service, awsjson.Options{MaxAttempts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	s = newSigner(t, down, "RS256", "alias/x")
 	if _, err := s.KeyID(t.Context()); !errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("KMS unreachable: %v, want ErrUnavailable", err)
@@ -545,6 +544,42 @@ func TestTimeoutsAndUnreachableKMS(t *testing.T) {
 	cancel()
 	if _, err := s.Sign(canceled, []byte("x")); err == nil || errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("canceled request: %v, want a plain error", err)
+	}
+}
+
+// The caller's cancellation while its request is on the way is not
+// temporarily_unavailable: nobody is left to retry. The request is canceled
+// as it leaves the client, so nothing races.
+func TestCancelledInFlight(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	keyID := srv.CreateKey("ECC_NIST_P256")
+	clients := map[string]func(...func(*kms.Options)) kmssigner.API{
+		"Server.Client": func(optFns ...func(*kms.Options)) kmssigner.API { return srv.Client(t, optFns...) },
+		"NewClient": func(optFns ...func(*kms.Options)) kmssigner.API {
+			return kmssigner.NewClient(srv.AWSConfig(), optFns...)
+		},
+	}
+	for name, newClient := range clients {
+		ctx, cancel := context.WithCancel(t.Context())
+		client := newClient(func(o *kms.Options) {
+			o.HTTPClient = awstest.WrapClient(o.HTTPClient, func(next http.RoundTripper) http.RoundTripper {
+				return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+					if awstest.Operation(r) == kmstest.OpSign {
+						cancel()
+					}
+					return next.RoundTrip(r)
+				})
+			})
+		})
+		s := newSigner(t, client, "ES256", keyID)
+		if _, err := s.KeyID(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Sign(ctx, []byte("x"))
+		if !errors.Is(err, context.Canceled) || errors.Is(err, oauth.ErrUnavailable) {
+			t.Errorf("%s: Sign canceled in flight: %v, want context.Canceled, not ErrUnavailable", name, err)
+		}
+		cancel()
 	}
 }
 

@@ -15,10 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -27,37 +24,14 @@ import (
 )
 
 // These tests hold the double to KMS's real protocol: they call it with the
-// AWS SDK's own KMS client (which Gatehouse no longer links), so a request
-// the SDK sends must be understood and an answer must decode, errors
-// included, as KMS's would. client_test.go tests Server.Client, the awsjson
-// client the rest of Gatehouse uses.
-
-// sdkClient returns the AWS SDK's KMS client pointed at the double: dummy
-// static credentials, region Region, BaseEndpoint srv.URL(), no retries
-// (one API call is one request) unless optFns turn them on, and then
-// without backoff delay.
-func sdkClient(t testing.TB, srv *kmstest.Server, optFns ...func(*kms.Options)) *kms.Client {
-	t.Helper()
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(transport.CloseIdleConnections)
-	return kms.New(kms.Options{
-		Region:       kmstest.Region,
-		BaseEndpoint: aws.String(srv.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider(kmstest.AccessKeyID, kmstest.SecretAccessKey, ""),
-		HTTPClient:   &http.Client{Transport: transport},
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 1
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-			o.RateLimiter = ratelimit.None
-		}),
-	}, optFns...)
-}
+// AWS SDK's own KMS client (Server.Client), so a request the SDK sends must
+// be understood and an answer must decode, errors included, as KMS's would.
 
 // The double must sign as KMS does: raw PKCS #1 v1.5 / PSS for RSA, DER for
 // ECDSA, RAW messages hashed by the service, DIGEST messages used as is.
 func TestSignVerifies(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	client := sdkClient(t, srv)
+	client := srv.Client(t)
 	ctx := t.Context()
 	rsa2048 := srv.CreateKey("RSA_2048")
 	rsa3072 := srv.CreateKey("RSA_3072")
@@ -137,7 +111,7 @@ func TestSignVerifies(t *testing.T) {
 
 func TestGetPublicKeyAndDescribeKey(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	client := sdkClient(t, srv)
+	client := srv.Client(t)
 	ctx := t.Context()
 	id := srv.CreateKey("ECC_NIST_P256")
 	srv.CreateAlias("alias/signing", id)
@@ -179,7 +153,7 @@ func TestGetPublicKeyAndDescribeKey(t *testing.T) {
 // Service-side checks answer with KMS's typed errors.
 func TestKMSChecks(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	client := sdkClient(t, srv)
+	client := srv.Client(t)
 	ctx := t.Context()
 	rsaKey := srv.CreateKey("RSA_2048")
 	ecKey := srv.CreateKey("ECC_NIST_P256")
@@ -245,7 +219,7 @@ func TestKMSChecks(t *testing.T) {
 // where KMS models it, its type.
 func TestFaultInjection(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	client := sdkClient(t, srv)
+	client := srv.Client(t)
 	ctx := t.Context()
 	id := srv.CreateKey("ECC_NIST_P256")
 	status := map[string]int{
@@ -330,7 +304,7 @@ func isCode(err error, code string) bool {
 // Requests that are not the SDK's are refused as KMS would.
 func TestProtocolChecks(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	const auth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00"
+	const auth = sigV4
 	tests := []struct {
 		name, method, contentType, target, auth, want string
 	}{
@@ -393,34 +367,9 @@ func TestEnv(t *testing.T) {
 	}
 }
 
-// The SDK's retries work against the double when a test turns them on.
-func TestSDKRetries(t *testing.T) {
-	srv := kmstest.NewServer(t)
-	id := srv.CreateKey("ECC_NIST_P256")
-	client := sdkClient(t, srv, func(o *kms.Options) { o.RetryMaxAttempts = 3 })
-	for _, errType := range []string{"ThrottlingException", "KMSInternalException", "ServiceUnavailable"} {
-		srv.Reset()
-		srv.FailNext(kmstest.OpGetPublicKey, errType)
-		if _, err := client.GetPublicKey(t.Context(), &kms.GetPublicKeyInput{KeyId: aws.String(id)}); err != nil {
-			t.Errorf("%s once: %v, want the SDK to retry", errType, err)
-		}
-		if n := srv.Calls(kmstest.OpGetPublicKey); n != 2 {
-			t.Errorf("%s: Calls = %d, want 2", errType, n)
-		}
-	}
-	srv.Reset()
-	srv.FailNext(kmstest.OpGetPublicKey, "AccessDeniedException")
-	if _, err := client.GetPublicKey(t.Context(), &kms.GetPublicKeyInput{KeyId: aws.String(id)}); !isCode(err, "AccessDeniedException") {
-		t.Errorf("AccessDenied: %v", err)
-	}
-	if n := srv.Calls(kmstest.OpGetPublicKey); n != 1 {
-		t.Errorf("AccessDenied was retried: %d calls", n)
-	}
-}
-
 func TestRequestsAndCounters(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	client := sdkClient(t, srv)
+	client := srv.Client(t)
 	id := srv.CreateKey("ECC_NIST_P256")
 	digest := make([]byte, 32)
 	var wg sync.WaitGroup
@@ -450,7 +399,7 @@ func TestRequestsAndCounters(t *testing.T) {
 
 func TestDelay(t *testing.T) {
 	srv := kmstest.NewServer(t)
-	client := sdkClient(t, srv)
+	client := srv.Client(t)
 	id := srv.CreateKey("ECC_NIST_P256")
 	srv.SetDelay(10 * time.Second)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
