@@ -7,24 +7,34 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/gatehouse/gatehouse/shared/awstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner/kmstest"
 )
 
 // TestKMSCallBudget counts the KMS calls of each request, on the KMS
-// double's counters, against DESIGN.md's budget ("Remote calls are the
+// double's counters and on the client's side (shared/awstest, in the SDK
+// client's HTTPClient), against DESIGN.md's budget ("Remote calls are the
 // latency and the bill"): one Sign per issued token and nothing else on a
 // warm container; no KMS call at all for the JWKS, the metadata,
 // introspection, revocation or the authorization endpoint. A cold
 // container's first token adds the one GetPublicKey that fills its key
 // cache. The counts are exact, so a change that adds a call, or caches
-// less, shows up here. BENCHMARKS.md's "KMS calls per request" records
-// the table this test logs.
+// less, shows up here. The signers use the client production uses
+// (kmssigner.NewClient, with its retries). BENCHMARKS.md's "KMS calls per
+// request" records the table this test logs.
 func TestKMSCallBudget(t *testing.T) {
 	k := kmstest.NewServer(t)
 	keyID := k.CreateKey("RSA_2048")
+	calls := awstest.NewCalls()
+	client := kmssigner.NewClient(k.AWSConfig(), func(o *kms.Options) {
+		o.HTTPClient = awstest.WrapClient(o.HTTPClient, calls.Wrap)
+	})
 	d := newDeployment()
-	ts := d.container(t, newKMSSigner(t, k, "RS256", keyID))
+	ts := d.container(t, kmsSignerOn(t, client, "RS256", keyID))
 
 	// Warm-up: one request of each kind, so the signer holds its key.
 	warm := ts.tokens("read write")
@@ -43,9 +53,14 @@ func TestKMSCallBudget(t *testing.T) {
 	measure := func(request string, budgeted bool, sign, gpk int, do func() response, check func(response)) response {
 		t.Helper()
 		k.Reset()
+		calls.Reset()
 		resp := do()
 		check(resp)
 		s, g, all := k.Calls(kmstest.OpSign), k.Calls(kmstest.OpGetPublicKey), k.Calls("*")
+		if cs, cg, call := calls.Count(kmstest.OpSign), calls.Count(kmstest.OpGetPublicKey), calls.Total(); cs != s || cg != g || call != all {
+			t.Errorf("%s: the client sent %d Sign + %d GetPublicKey (%d in all), the double counted %d + %d (%d)",
+				request, cs, cg, call, s, g, all)
+		}
 		budget := sign + gpk
 		if !budgeted {
 			budget = -1
@@ -117,22 +132,22 @@ func TestKMSCallBudget(t *testing.T) {
 
 	// A cold container (a new Lambda instance): its first token fetches
 	// the signing key once; after that it is warm.
-	cold := d.container(t, newKMSSigner(t, k, "RS256", keyID))
+	cold := d.container(t, kmsSignerOn(t, client, "RS256", keyID))
 	measure("cold container: first token (client_credentials)", true, 1, 1, cc(cold), isOK)
 	measure("cold container: JWKS after the first token", true, 0, 0, func() response { return cold.get(nil, oauth.PathJWKS) }, isOK)
 	measure("cold container: second token", true, 1, 0, cc(cold), isOK)
 
 	// Not in DESIGN.md's budget, pinned all the same: what a container
 	// that has not signed yet pays once, and a rotation's verify key.
-	coldJWKS := d.container(t, newKMSSigner(t, k, "RS256", keyID))
+	coldJWKS := d.container(t, kmsSignerOn(t, client, "RS256", keyID))
 	measure("cold container: first request is the JWKS (not budgeted)", false, 0, 1,
 		func() response { return coldJWKS.get(nil, oauth.PathJWKS) }, isOK)
-	coldIntrospect := d.container(t, newKMSSigner(t, k, "RS256", keyID))
+	coldIntrospect := d.container(t, kmsSignerOn(t, client, "RS256", keyID))
 	ccTok := str(ts.ccToken("read"), "access_token")
 	measure("cold container: first request is an introspection (not budgeted)", false, 0, 1,
 		func() response { return coldIntrospect.introspectResp(ccTok, "") }, active)
 	old := k.CreateKey("RSA_2048")
-	rotating := d.container(t, newKMSSigner(t, k, "RS256", keyID, old))
+	rotating := d.container(t, kmsSignerOn(t, client, "RS256", keyID, old))
 	measure("cold container with one verify key: first token (not budgeted)", false, 1, 1, cc(rotating), isOK)
 	measure("cold container with one verify key: then the JWKS (not budgeted)", false, 0, 1,
 		func() response { return rotating.get(nil, oauth.PathJWKS) }, isOK)

@@ -1,8 +1,8 @@
 package httpapi_test
 
 // End-to-end tests of Gatehouse signing through AWS KMS: the server signs
-// with kmssigner, whose awsjson client talks KMS's JSON protocol to the
-// kmstest double. Tokens are checked the way their consumers check them
+// with kmssigner, whose client (the AWS SDK's) talks KMS's JSON protocol to
+// the kmstest double. Tokens are checked the way their consumers check them
 // (golang-jwt with the key from GetPublicKey, golang-jwt and go-jose with
 // the served JWKS, introspection, the shared/resource middleware), and KMS
 // faults are injected to check what the client gets and what is left
@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/golang-jwt/jwt/v5"
@@ -45,9 +47,17 @@ var (
 // key id, key ARN, alias or alias ARN) and also trusts the verification-only
 // keys verify ("keyID" or "keyID=ALG"). Like a new Lambda container, it
 // has fetched nothing yet.
+// It calls the double through Server.Client, which makes no retries, so
+// one KMS operation is one request, even when it fails.
 func newKMSSigner(t *testing.T, k *kmstest.Server, alg, keyID string, verify ...string) *kmssigner.Signer {
 	t.Helper()
-	s, err := kmssigner.New(kmssigner.Config{Client: k.Client(t), Algorithm: alg, SigningKeyID: keyID, VerifyKeys: verify})
+	return kmsSignerOn(t, k.Client(t), alg, keyID, verify...)
+}
+
+// kmsSignerOn is newKMSSigner on another KMS client.
+func kmsSignerOn(t *testing.T, client kmssigner.API, alg, keyID string, verify ...string) *kmssigner.Signer {
+	t.Helper()
+	s, err := kmssigner.New(kmssigner.Config{Client: client, Algorithm: alg, SigningKeyID: keyID, VerifyKeys: verify})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +65,13 @@ func newKMSSigner(t *testing.T, k *kmstest.Server, alg, keyID string, verify ...
 }
 
 // kmsPublicKey returns a key's public half as KMS's GetPublicKey reports
-// it on the wire (one GetPublicKey call on the double, through a plain
-// awsjson client, apart from kmssigner): the PublicKey member, a base64
-// DER SubjectPublicKeyInfo.
+// it on the wire (one GetPublicKey call on the double, through the SDK's
+// client, apart from kmssigner): the PublicKey member, a base64 DER
+// SubjectPublicKeyInfo.
 func kmsPublicKey(t *testing.T, k *kmstest.Server, keyID string) crypto.PublicKey {
 	t.Helper()
-	var out struct{ PublicKey []byte }
-	if err := k.Client(t).Call(context.Background(), kmstest.OpGetPublicKey, struct{ KeyId string }{keyID}, &out); err != nil {
+	out, err := k.Client(t).GetPublicKey(context.Background(), &kms.GetPublicKeyInput{KeyId: aws.String(keyID)})
+	if err != nil {
 		t.Fatalf("GetPublicKey %s: %v", keyID, err)
 	}
 	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
