@@ -58,6 +58,7 @@ func answer(status int, code string) respond {
 // temporarily unavailable; an error no retry fixes is sent exactly once,
 // whatever its HTTP status. Counted on the wire, each attempt a request.
 func TestNewClientRetries(t *testing.T) {
+	t.Parallel() // with the other tests that back off or time out
 	tests := []struct {
 		name     string
 		errType  string  // a fault of the double, persistent
@@ -138,6 +139,7 @@ func TestNewClientRetries(t *testing.T) {
 // A fault that passes within the attempts costs the caller nothing: Sign
 // succeeds, one KMS operation in as many requests as it took.
 func TestNewClientAbsorbsBriefFaults(t *testing.T) {
+	t.Parallel() // a throttled Sign backs off up to 1 s
 	srv := kmstest.NewServer(t)
 	client, calls := productionClient(srv, nil)
 	s := newSigner(t, client, "PS256", srv.CreateKey("RSA_3072"))
@@ -156,6 +158,42 @@ func TestNewClientAbsorbsBriefFaults(t *testing.T) {
 		if n := calls.Count(kmstest.OpSign); n != len(faults)+1 {
 			t.Errorf("after %v: %d Sign requests, want %d", faults, n, len(faults)+1)
 		}
+	}
+}
+
+// An attempt that gets no answer within AttemptTimeout (a connection
+// that died while the container was frozen) is abandoned and retried,
+// and the Signer then reports KMS as temporarily unavailable. Counted on
+// the client's side, before each request leaves: the double, which holds
+// every request, counts them too, but only as they arrive.
+func TestNewClientAttemptTimeout(t *testing.T) {
+	t.Parallel() // two attempts of 2 s
+	srv := kmstest.NewServer(t)
+	keyID := srv.CreateKey("ECC_NIST_P256")
+	calls := awstest.NewCalls()
+	client := kmssigner.NewClient(srv.AWSConfig(), func(o *kms.Options) {
+		o.RetryMaxAttempts = 2
+		o.HTTPClient = awstest.WrapClient(o.HTTPClient, calls.Wrap)
+	})
+	s := newSigner(t, client, "ES256", keyID)
+	if _, err := s.KeyID(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetDelay(time.Minute)
+	calls.Reset()
+	start := time.Now()
+	_, err := s.Sign(t.Context(), []byte("x"))
+	elapsed := time.Since(start)
+	if !errors.Is(err, oauth.ErrUnavailable) {
+		t.Errorf("Sign on a KMS that never answers: %v, want ErrUnavailable", err)
+	}
+	if n := calls.Count(kmstest.OpSign); n != 2 {
+		t.Errorf("%d Sign attempts, want 2", n)
+	}
+	// At least the two timeouts; far less than the minute KMS would have
+	// been waited for (the slack is for a loaded machine, not the backoff).
+	if elapsed < 2*kmssigner.AttemptTimeout || elapsed > 2*kmssigner.AttemptTimeout+5*time.Second {
+		t.Errorf("two attempts took %v, want about %v", elapsed, 2*kmssigner.AttemptTimeout)
 	}
 }
 
