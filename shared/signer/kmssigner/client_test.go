@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/gatehouse/gatehouse/shared/awstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
@@ -202,7 +203,12 @@ func TestNewClientSettings(t *testing.T) {
 	creds := credentials.NewStaticCredentialsProvider("AKID", "secret", "")
 	base := aws.Config{Region: "eu-west-1", Credentials: creds}
 	throttled := &smithy.GenericAPIError{Code: "ThrottlingException"}
-	fault := &types.KMSInternalException{}
+	fault := &types.KMSInternalException{} // no HTTP status: retried by its code alone
+	// disabled503 is a permanent error sent with a retryable status.
+	disabled503 := &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusServiceUnavailable}},
+		Err:      &types.DisabledException{},
+	}
 
 	o := kmssigner.NewClient(base).Options()
 	r := o.Retryer
@@ -217,6 +223,8 @@ func TestNewClientSettings(t *testing.T) {
 		{fault, true},
 		{&types.DependencyTimeoutException{}, true},
 		{&types.DisabledException{}, false},
+		{disabled503, false},
+		{&smithyhttp.ResponseError{Response: disabled503.Response, Err: &smithy.GenericAPIError{Code: "InternalFailure"}}, true},
 		{&types.NotFoundException{}, false},
 		{&smithy.GenericAPIError{Code: "AccessDeniedException"}, false},
 	} {
@@ -267,7 +275,8 @@ func TestNewClientSettings(t *testing.T) {
 	adaptive := base
 	adaptive.RetryMode = aws.RetryModeAdaptive
 	ar := kmssigner.NewClient(adaptive).Options().Retryer
-	if _, ok := ar.(*retry.AdaptiveMode); !ok || ar.MaxAttempts() != kmssigner.MaxAttempts || ar.IsErrorRetryable(&types.DisabledException{}) {
+	if _, ok := ar.(*retry.AdaptiveMode); !ok || ar.MaxAttempts() != kmssigner.MaxAttempts ||
+		ar.IsErrorRetryable(disabled503) || !ar.IsErrorRetryable(fault) {
 		t.Errorf("adaptive mode: retryer %T, %d attempts", ar, ar.MaxAttempts())
 	}
 
