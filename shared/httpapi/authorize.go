@@ -28,6 +28,11 @@ const (
 func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
 	rec := h.begin(r, EndpointAuthorize)
 	defer rec.end()
+	if h.opts.Pages == nil {
+		rec.fail(errNoPages)
+		writeError(w, errNoPages, false)
+		return
+	}
 	var params url.Values
 	var oe *oauth.Error
 	switch r.Method {
@@ -238,9 +243,14 @@ func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.Au
 func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 	rec := h.begin(r, EndpointLogout)
 	defer rec.end()
+	if h.opts.Pages == nil {
+		rec.fail(errNoPages)
+		writeError(w, errNoPages, false)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
-		h.render(w, r, http.StatusOK, pageLogout, &pageData{Title: "Sign out", CSRF: h.csrfToken(w, r),
+		h.render(w, r, http.StatusOK, PageLogout, &PageData{Title: "Sign out", CSRF: h.csrfToken(w, r),
 			FormAction: h.srv.URL(oauth.PathLogout)}, "")
 	case http.MethodPost:
 		form, oe := readForm(r, h.opts.MaxBodyBytes)
@@ -260,7 +270,7 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.clearSessionCookie(w)
-		h.render(w, r, http.StatusOK, pageSignedOut, &pageData{Title: "Signed out"}, "")
+		h.render(w, r, http.StatusOK, PageSignedOut, &PageData{Title: "Signed out"}, "")
 	default:
 		rec.ev.Outcome = oauth.CodeInvalidRequest
 		methodNotAllowed(w, "GET, POST")

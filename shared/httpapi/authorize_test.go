@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -12,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/shared/httpapi"
 	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/passwords"
+	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
+	"github.com/gatehouse/gatehouse/shared/store/memstore"
 )
 
 // TestAuthorizeUnredirectableErrors: a missing or unknown client, or a
@@ -565,5 +572,88 @@ func TestAuthorizeIPv6Loopback(t *testing.T) {
 		if !ok && (r.Status != http.StatusBadRequest || r.Header.Get("Location") != "") {
 			t.Errorf("%s: %d %q, want the 400 page", uri, r.Status, r.Header.Get("Location"))
 		}
+	}
+}
+
+// handlerWithPages returns the handler of an in-process server (memstore,
+// the test fixtures) whose Options.Pages is p.
+func handlerWithPages(t *testing.T, p httpapi.Pages) http.Handler {
+	t.Helper()
+	ensureUserHash()
+	store := memstore.New()
+	signer, err := localsigner.New(localsigner.RS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := oauth.NewServer(oauth.Config{Issuer: inProcessIssuer, ScopesSupported: []string{"read", "write", "admin"}},
+		store, signer, passwords.Checker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedStore(t, store)
+	return httpapi.New(srv, httpapi.Options{Logger: slog.New(slog.DiscardHandler), Pages: p}).All()
+}
+
+// serveTo serves one request to h and returns the response.
+func serveTo(h http.Handler, method, target, body, auth string) response {
+	req := httptest.NewRequest(method, inProcessIssuer+target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", formType)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return response{Status: w.Code, Header: w.Header(), Body: w.Body.String()}
+}
+
+// TestAuthorizeWithoutPages: a server built without Options.Pages (as the
+// token, introspection, revocation and metadata functions are) answers
+// the authorization and logout endpoints with a plain server_error, and
+// serves the other endpoints as usual.
+func TestAuthorizeWithoutPages(t *testing.T) {
+	h := handlerWithPages(t, nil)
+	for _, target := range []string{
+		oauth.PathAuthorize + "?" + webCodeParams("st").Encode(),
+		oauth.PathAuthorize,
+		oauth.PathLogout,
+	} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			r := serveTo(h, method, target, "", "")
+			if r.Status != http.StatusInternalServerError || r.JSON(t)["error"] != oauth.CodeServerError {
+				t.Errorf("%s %s without pages: %d %s, want 500 server_error", method, target, r.Status, r.Body)
+			}
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("%s %s without pages: Content-Type %q, want JSON", method, target, ct)
+			}
+		}
+	}
+	r := serveTo(h, http.MethodPost, oauth.PathToken, "grant_type=client_credentials&scope=read", basic(serviceID, serviceSecret))
+	if r.Status != http.StatusOK || str(r.JSON(t), "access_token") == "" {
+		t.Fatalf("token endpoint without pages: %d %s", r.Status, r.Body)
+	}
+	if r := serveTo(h, http.MethodGet, oauth.PathMetadata, "", ""); r.Status != http.StatusOK {
+		t.Fatalf("metadata without pages: %d %s", r.Status, r.Body)
+	}
+}
+
+// failingPages is a Pages whose rendering fails after writing part of a
+// page.
+type failingPages struct{}
+
+func (failingPages) Render(w io.Writer, _ httpapi.Page, _ *httpapi.PageData) error {
+	_, _ = io.WriteString(w, "<!doctype html><p>half a pa")
+	return errors.New("template: boom")
+}
+
+func (failingPages) StyleSrc() string { return "'none'" }
+
+// TestAuthorizePageRenderFails: a page that cannot be rendered is a clean
+// server_error, not half a page.
+func TestAuthorizePageRenderFails(t *testing.T) {
+	r := serveTo(handlerWithPages(t, failingPages{}), http.MethodGet, oauth.PathAuthorize+"?"+webCodeParams("st").Encode(), "", "")
+	if r.Status != http.StatusInternalServerError || r.JSON(t)["error"] != oauth.CodeServerError || strings.Contains(r.Body, "half") {
+		t.Fatalf("failing page: %d %s, want 500 server_error and no part of the page", r.Status, r.Body)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/shared/httpapi"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
@@ -180,6 +181,13 @@ func (s *countingStore) CreateCode(ctx context.Context, c *oauth.AuthorizationCo
 // client application on another origin.
 func newBrowserServer(t *testing.T) *browserServer {
 	t.Helper()
+	return newBrowserServerWith(t, acmeScopeDescriptions, nil)
+}
+
+// newBrowserServerWith is newBrowserServer with other scope descriptions,
+// and with wrap, if not nil, around the server's handler.
+func newBrowserServerWith(t *testing.T, scopeDescriptions map[string]string, wrap func(http.Handler) http.Handler) *browserServer {
+	t.Helper()
 	ensureUserHash()
 	signer, err := localsigner.New(localsigner.RS256)
 	if err != nil {
@@ -200,8 +208,12 @@ func newBrowserServer(t *testing.T) *browserServer {
 	}
 	handler := httpapi.New(srv, httpapi.Options{
 		Logger:            slog.New(slog.DiscardHandler),
-		ScopeDescriptions: acmeScopeDescriptions,
+		ScopeDescriptions: scopeDescriptions,
+		Pages:             pages.New(),
 	}).All()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
 	hs.Config.Handler = handler
 	seedStore(t, mem)
 
@@ -689,4 +701,102 @@ func (w *unframingWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// xssControlPath is a page withoutCSP serves that runs an inline script
+// setting window.__xss: the control showing that, with the CSP removed,
+// the browser would run a script that reached the page.
+const xssControlPath = "/xss-control"
+
+// withoutCSP serves handler with the Content-Security-Policy removed from
+// every response, so that escaping is the pages' only defence against an
+// injected script (the CSP allows none), plus the control page at
+// xssControlPath.
+func withoutCSP(handler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == xssControlPath {
+			w.Header().Set("Content-Type", "text/html;charset=utf-8")
+			fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>control</title></head>`+
+				`<body><p id="control">control</p><script>window.__xss = "control"</script></body></html>`)
+			return
+		}
+		handler.ServeHTTP(&cspStrippingWriter{ResponseWriter: w}, r)
+	})
+}
+
+type cspStrippingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *cspStrippingWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.wrote = true
+		w.Header().Del("Content-Security-Policy")
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *cspStrippingWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// pageSafety is what a page in the browser holds that a script injected
+// through a value would change: window.__xss (which every injected
+// script in the tests sets), script, image, SVG and frame elements,
+// elements with an inline event handler, and the schemes the page's links
+// resolve to.
+type pageSafety struct {
+	XSS         string   `json:"xss"` // typeof window.__xss
+	Scripts     int      `json:"scripts"`
+	Active      int      `json:"active"`
+	Handlers    int      `json:"handlers"`
+	LinkSchemes []string `json:"linkSchemes"`
+	LinkHrefs   []string `json:"linkHrefs"`
+	Text        string   `json:"text"`
+}
+
+const pageSafetyJS = `(() => {
+	const all = [...document.querySelectorAll('*')];
+	const links = [...document.querySelectorAll('a[href]')];
+	return {
+		xss: typeof window.__xss,
+		scripts: document.scripts.length,
+		active: document.querySelectorAll('img, svg, iframe, object, embed, video, audio').length,
+		handlers: all.filter(e => [...e.attributes].some(a => a.name.toLowerCase().startsWith('on'))).length,
+		linkSchemes: links.map(a => a.protocol),
+		linkHrefs: links.map(a => a.getAttribute('href')),
+		text: (document.querySelector('main') || document.body).innerText,
+	};
+})()`
+
+// readPageSafety reads pageSafety from the page tab shows.
+func readPageSafety(t *testing.T, tab context.Context) pageSafety {
+	t.Helper()
+	s, err := chromedp.Run(tab, chromedp.Evaluate[pageSafety](pageSafetyJS))
+	if err != nil {
+		t.Fatalf("reading the page: %v", err)
+	}
+	return s
+}
+
+// wantInertPage fails the test if the page tab shows ran a script or has
+// an element or attribute that would, or a link to anything but an
+// http(s) URL.
+func wantInertPage(t *testing.T, tab context.Context, what string) pageSafety {
+	t.Helper()
+	s := readPageSafety(t, tab)
+	if s.XSS != "undefined" || s.Scripts != 0 || s.Active != 0 || s.Handlers != 0 {
+		t.Errorf("%s: window.__xss is %s, %d scripts, %d images/frames/SVG, %d elements with event handlers; want undefined and none",
+			what, s.XSS, s.Scripts, s.Active, s.Handlers)
+	}
+	for i, scheme := range s.LinkSchemes {
+		if scheme != "http:" && scheme != "https:" {
+			t.Errorf("%s: link %q has scheme %s", what, s.LinkHrefs[i], scheme)
+		}
+	}
+	return s
 }

@@ -13,6 +13,9 @@ package httpapi_test
 // GATEHOUSE_SCREENSHOTS=docs/screenshots.
 
 import (
+	"context"
+	"maps"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -21,6 +24,17 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
+)
+
+// The hostile client and request of the browser's escaping test: each
+// script would set window.__xss.
+const (
+	xssClientID         = "xss-app"
+	xssClientName       = `Evil <script>window.__xss=1</script>"><img src=x onerror="window.__xss=2">`
+	xssState            = `"><script>window.__xss=3</script>' onmouseover='window.__xss=4`
+	xssScopeDescription = `Admin <script>window.__xss=5</script>"><svg onload="window.__xss=6">`
+	xssClientURI        = "javascript:window.__xss=7"
+	xssLogoURI          = "data:text/html,<script>window.__xss=8</script>"
 )
 
 // msgWrongPassword is the start of the login page's message for a wrong
@@ -250,6 +264,88 @@ func TestBrowser(t *testing.T) {
 		}
 		t.Logf("the frame shows %s", href)
 	})
+
+	// A client's name, client_uri and logo_uri, a scope description and
+	// the request's state holding scripts, quotes and javascript: or data:
+	// URLs show as text on the login and consent pages: no script runs
+	// (window.__xss, which each would set, stays undefined), no element or
+	// event handler comes of them, no link leads to javascript: or data:,
+	// and the state comes back to the client intact. With the pages' CSP
+	// the browser reports no violation (an injected inline script or
+	// handler would be one); without it, escaping is the only defence, and
+	// a control page shows the browser would run a script that got in.
+	for _, csp := range []bool{true, false} {
+		name := "hostile values are inert"
+		if !csp {
+			name += " without the CSP"
+		}
+		t.Run(name, func(t *testing.T) {
+			var wrap func(http.Handler) http.Handler
+			if !csp {
+				wrap = withoutCSP
+			}
+			descriptions := maps.Clone(acmeScopeDescriptions)
+			descriptions["admin"] = xssScopeDescription
+			bs := newBrowserServerWith(t, descriptions, wrap)
+			tab := newTab(t, browser)
+			rec := recordTab(t, tab)
+			if !csp {
+				if err := chromedp.Do(tab, chromedp.Navigate(bs.URL+xssControlPath), chromedp.WaitVisible(chromedp.ID("control"))); err != nil {
+					t.Fatal(err)
+				}
+				if s := readPageSafety(t, tab); s.XSS != "string" {
+					t.Fatalf("control: window.__xss is %s after an inline script ran; the check below could not see one", s.XSS)
+				}
+			}
+			conf := *bs.conf
+			conf.ClientID, conf.ClientSecret, conf.Scopes = xssClientID, acmeSecret, []string{"profile", "admin"}
+			if err := bs.Store.PutClient(context.Background(), &oauth.Client{
+				ID: xssClientID, SecretHash: oauth.HashSecret(acmeSecret), Name: xssClientName,
+				RedirectURIs: []string{conf.RedirectURL}, GrantTypes: []string{oauth.GrantAuthorizationCode},
+				ResponseTypes: []string{oauth.ResponseTypeCode}, Scopes: conf.Scopes,
+				TokenEndpointAuthMethod: oauth.AuthMethodBasic, ClientURI: xssClientURI, LogoURI: xssLogoURI,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			authURL := conf.AuthCodeURL(xssState, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+			if err := chromedp.Do(tab, chromedp.Navigate(authURL)); err != nil {
+				t.Fatal(err)
+			}
+			bs.waitLoginPage(t, tab)
+			if s := wantInertPage(t, tab, "login page"); !strings.Contains(s.Text, "to continue to "+xssClientName) {
+				t.Errorf("the login page does not show the client's name as text:\n%s", s.Text)
+			}
+			signIn(t, tab, userName, userPassword)
+			bs.waitConsentPage(t, tab)
+			s := wantInertPage(t, tab, "consent page")
+			for _, want := range []string{"Allow " + xssClientName + " to access your account?", xssScopeDescription,
+				"Website: " + xssClientURI, "Logo: " + xssLogoURI} {
+				if !strings.Contains(s.Text, want) {
+					t.Errorf("the consent page does not show %q as text:\n%s", want, s.Text)
+				}
+			}
+			// Following the client's links runs nothing and leaves the
+			// page where it is.
+			for _, link := range []string{`p.hint a:first-of-type`, `p.hint a:last-of-type`} {
+				if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(link))); err != nil {
+					t.Fatal(err)
+				}
+				wantInertPage(t, tab, "consent page after following "+link)
+				if loc := location(tab); !strings.HasPrefix(loc, bs.URL+oauth.PathAuthorize) {
+					t.Fatalf("following %s led to %s", link, loc)
+				}
+			}
+			if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(selAllow))); err != nil {
+				t.Fatal(err)
+			}
+			if got := readCallback(t, tab); got.Code == "" || got.State != xssState {
+				t.Fatalf("callback: %+v; want a code and the state as sent, %q", got, xssState)
+			}
+			if csp {
+				rec.wantNoViolations(t)
+			}
+		})
+	}
 
 	t.Run("screenshots", func(t *testing.T) {
 		dir := screenshotDir(t)

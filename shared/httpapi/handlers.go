@@ -12,7 +12,8 @@ import (
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
-// Options tune the HTTP layer. The zero value is usable.
+// Options tune the HTTP layer. The zero value serves every endpoint but
+// the authorization endpoint, which needs Pages.
 type Options struct {
 	// Logger receives one line per request; never secrets. Defaults to
 	// slog.Default().
@@ -29,6 +30,12 @@ type Options struct {
 	// Metric Format lines from it). It runs on the request's goroutine and
 	// must be safe for concurrent use.
 	Observe func(ctx context.Context, e Event)
+	// Pages renders the login, consent, error and sign-out pages (package
+	// shared/httpapi/pages: pages.New()). The authorization endpoint
+	// (Authorize) needs it: without it, /authorize and /logout answer
+	// every request with a server_error. The other endpoints never use
+	// it, so their functions need not link it.
+	Pages Pages
 }
 
 // Handlers are the endpoint handlers of one oauth.Server.
@@ -39,7 +46,9 @@ type Handlers struct {
 	log  *slog.Logger
 }
 
-// New returns the handlers for srv.
+// New returns the handlers for srv. Authorize serves its pages only if
+// opts.Pages is set (pages.New()); the token, introspection, revocation
+// and metadata endpoints do without.
 func New(srv *oauth.Server, opts Options) *Handlers {
 	h := newHandlers(opts)
 	h.srv, h.disc = srv, srv.Discovery()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/shared/httpapi"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
@@ -138,6 +139,7 @@ func startServerOn(t *testing.T, signer oauth.Signer, b backend, configure ...fu
 	handler := httpapi.New(ts.OAuth, httpapi.Options{
 		Logger:            slog.New(slog.DiscardHandler),
 		ScopeDescriptions: map[string]string{"read": "Read your data"},
+		Pages:             pages.New(),
 	}).All()
 	if b.handler != nil {
 		handler = b.handler(handler)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/shared/httpapi"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
@@ -283,7 +284,7 @@ func inProcessHandler(t *testing.T, issuer string) http.Handler {
 		TokenEndpointAuthMethod: oauth.AuthMethodBasic}); err != nil {
 		t.Fatal(err)
 	}
-	return httpapi.New(srv, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).All()
+	return httpapi.New(srv, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pages: pages.New()}).All()
 }
 
 func TestSecureCookiesOnHTTPSIssuer(t *testing.T) {

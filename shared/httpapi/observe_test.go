@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/shared/httpapi"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
@@ -84,6 +85,7 @@ func newObsServer(t *testing.T, failCodes bool) *obsServer {
 			defer s.mu.Unlock()
 			s.events = append(s.events, e)
 		},
+		Pages: pages.New(),
 	}).All()
 	return s
 }

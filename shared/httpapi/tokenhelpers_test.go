@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse/gatehouse/shared/httpapi"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
@@ -375,7 +376,7 @@ func newInProcess(tb testing.TB) *inProcess {
 		tb.Fatal(err)
 	}
 	p := &inProcess{
-		handler: httpapi.New(srv, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}).All(),
+		handler: httpapi.New(srv, httpapi.Options{Logger: slog.New(slog.DiscardHandler), Pages: pages.New()}).All(),
 		srv:     srv, store: store, clock: clk, signer: signer,
 	}
 	seedStore(tb, p.store)
