@@ -62,7 +62,7 @@ func function(t *testing.T, name string, env map[string]string) apigw.LambdaFunc
 	if err != nil {
 		t.Fatalf("app.LambdaConfig: %v", err)
 	}
-	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), functionParts(name))
 	if err != nil {
 		t.Fatalf("app.Build: %v", err)
 	}
@@ -378,7 +378,7 @@ func lambdaFunction(t *testing.T, name string, env map[string]string) apigw.Lamb
 	if err != nil {
 		t.Fatalf("app.LambdaConfig: %v", err)
 	}
-	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), functionParts(name))
 	if err != nil {
 		t.Fatalf("app.Build: %v", err)
 	}

@@ -53,7 +53,7 @@ func TestLogsAndMetricsCarryNoSecrets(t *testing.T) {
 	}
 	var logs, metrics syncBuffer
 	ctx := context.Background()
-	a, err := app.Build(ctx, cfg, app.NewLambdaLogger(&logs, cfg.LogLevel, "gatehouse-test"),
+	a, err := app.Build(ctx, cfg, app.NewLambdaLogger(&logs, cfg.LogLevel, "gatehouse-test"), allParts(),
 		app.WithObserver(app.NewEMF(&metrics, "gatehouse-test").Observe))
 	if err != nil {
 		t.Fatal(err)

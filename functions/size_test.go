@@ -5,8 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 )
 
@@ -22,12 +20,13 @@ const maxBootstrapBytes = 10_000_000
 // 10 MB. Sizes are deterministic for a given Go version and go.sum.
 //
 // A binary grows past the target when something links much more code
-// than it calls: html/template (its reflect.Value.MethodByName keeps
-// every exported method of every type: the AWS SDK clients' whole APIs,
-// about 4 MB; shared/httpapi writes its pages without it), or the SDK's
-// config.LoadDefaultConfig (its STS, SSO and sign-in clients, about
-// 1.8 MB; the functions read their AWS configuration with
-// app.EnvAWSConfig).
+// than it calls: a reachable text/template executor (its
+// reflect.Value.MethodByName makes the linker keep every exported method
+// of every type, the AWS SDK clients' whole APIs: about 2 MB; the pages
+// are generated Go, by templ), or the SDK's config.LoadDefaultConfig (its
+// STS, SSO and sign-in clients, about 1.8 MB; the functions read their
+// AWS configuration with app.EnvAWSConfig). TestFunctionDependencies
+// keeps both out.
 func TestBootstrapSizes(t *testing.T) {
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("-short: builds five linux/arm64 binaries")
@@ -75,42 +74,5 @@ func TestBootstrapSizes(t *testing.T) {
 			t.Errorf("%s has a symbol table; want it stripped (-ldflags='-s -w')", name)
 		}
 		f.Close()
-	}
-}
-
-// heavyPackages must stay out of the functions' binaries: each links far
-// more code than a function uses (see TestBootstrapSizes).
-var heavyPackages = []string{
-	"html/template",                       // ~4 MB through reflect.Value.MethodByName
-	"text/template",                       // the same
-	"github.com/aws/aws-sdk-go-v2/config", // ~1.8 MB: STS, SSO, SSO OIDC, sign-in clients
-	"github.com/aws/aws-sdk-go-v2/service/sts",
-	// ~1.5 ms of package initialization at every cold start (generated
-	// schemas, endpoint rulesets) and ~3 MB: shared/awsjson calls DynamoDB
-	// and KMS instead.
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb",
-	"github.com/aws/aws-sdk-go-v2/service/kms",
-}
-
-// TestBootstrapDependencies keeps heavyPackages out of every function's
-// dependencies, quickly (go list), even under -short.
-func TestBootstrapDependencies(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range functionNames {
-		cmd := exec.Command(goBin, "list", "-tags", "lambda.norpc", "-deps", "./functions/"+name)
-		cmd.Dir = ".."
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", name, err)
-		}
-		deps := strings.Fields(string(out))
-		for _, heavy := range heavyPackages {
-			if slices.Contains(deps, heavy) {
-				t.Errorf("functions/%s depends on %s", name, heavy)
-			}
-		}
 	}
 }

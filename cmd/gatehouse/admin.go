@@ -11,9 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/gatehouse/gatehouse/shared/app"
-	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
@@ -104,7 +104,7 @@ func (t *tableFlags) resolve(getenv func(string) string) (dynamostore.Tables, er
 // newDynamoDB returns the DynamoDB client: the test's, or one from the
 // standard AWS configuration whose credential failures are marked so that
 // explain can recognize them.
-func (c *cli) newDynamoDB(ctx context.Context) (*awsjson.Client, error) {
+func (c *cli) newDynamoDB(ctx context.Context) (*dynamodb.Client, error) {
 	if c.dynamoDB != nil {
 		return c.dynamoDB(ctx)
 	}
@@ -115,11 +115,10 @@ func (c *cli) newDynamoDB(ctx context.Context) (*awsjson.Client, error) {
 	if cfg.Credentials != nil {
 		cfg.Credentials = markedCredentials{cfg.Credentials}
 	}
-	client, err := app.NewDynamoDBClient(cfg)
-	if err != nil {
-		return nil, c.explain(err, "")
+	if cfg.Region == "" {
+		return nil, c.explain(&aws.MissingRegionError{}, "")
 	}
-	return client, nil
+	return dynamostore.NewClient(cfg), nil
 }
 
 // loadAWSConfig is the standard AWS configuration (the SDK's
@@ -171,6 +170,7 @@ func (c *cli) explain(err error, table string) error {
 	}
 	var ce *credentialsError
 	var mr *aws.MissingRegionError
+	var notFound *types.ResourceNotFoundException
 	var op *net.OpError
 	endpoint := c.getenv("AWS_ENDPOINT_URL_DYNAMODB")
 	switch {
@@ -178,9 +178,9 @@ func (c *cli) explain(err error, table string) error {
 		return fmt.Errorf("no AWS credentials found: configure them the standard AWS way, e.g. AWS_PROFILE=name "+
 			"(after `aws configure` or `aws sso login`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "+
 			"(any dummy values for DynamoDB Local)\n(%v)", err)
-	case errors.Is(err, awsjson.ErrNoRegion) || errors.As(err, &mr):
+	case errors.As(err, &mr):
 		return errors.New("no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1), or a region in your AWS profile")
-	case awsjson.ErrorCode(err) == "ResourceNotFoundException":
+	case errors.As(err, &notFound):
 		what := "a table is missing"
 		if table != "" {
 			what = fmt.Sprintf("table %s does not exist", table)

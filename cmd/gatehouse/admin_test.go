@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
@@ -33,7 +36,7 @@ type result struct {
 // harness runs gatehouse commands on fresh tables of DynamoDB Local.
 type harness struct {
 	t      *testing.T
-	client *awsjson.Client
+	client *dynamodb.Client
 	tables dynamostore.Tables
 	store  *dynamostore.Store // to check what the commands stored
 	env    map[string]string
@@ -82,7 +85,7 @@ func (h *harness) run(stdin string, args ...string) result {
 	var out, errOut bytes.Buffer
 	c := &cli{
 		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, env: mapEnv(h.env),
-		dynamoDB: func(context.Context) (*awsjson.Client, error) {
+		dynamoDB: func(context.Context) (*dynamodb.Client, error) {
 			if h.client == nil {
 				h.t.Errorf("gatehouse %q: an offline test reached for DynamoDB", args)
 				return nil, errors.New("no DynamoDB in this test")
@@ -154,14 +157,12 @@ func TestTablesCreate(t *testing.T) {
 		}
 	}
 	for _, name := range []string{h.tables.Codes, h.tables.Tokens, h.tables.Sessions} {
-		var out struct {
-			TimeToLiveDescription struct{ AttributeName, TimeToLiveStatus string }
-		}
-		if err := h.client.Call(ctx, "DescribeTimeToLive", map[string]string{"TableName": name}, &out); err != nil {
+		out, err := h.client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if d := out.TimeToLiveDescription; d.AttributeName != "expires_at" || d.TimeToLiveStatus != "ENABLED" {
-			t.Errorf("table %s: TTL %+v", name, d)
+		if d := out.TimeToLiveDescription; aws.ToString(d.AttributeName) != "expires_at" || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+			t.Errorf("table %s: TTL %s on %q", name, d.TimeToLiveStatus, aws.ToString(d.AttributeName))
 		}
 	}
 	// The store works on them.

@@ -19,7 +19,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/gatehouse/gatehouse/shared/passwords"
 )
 
@@ -58,7 +59,7 @@ type cli struct {
 	// dynamoDB returns the DynamoDB client of the admin commands and of
 	// `serve --store dynamodb`; nil means the AWS SDK's default
 	// configuration (see newDynamoDB).
-	dynamoDB func(ctx context.Context) (*awsjson.Client, error)
+	dynamoDB func(ctx context.Context) (*dynamodb.Client, error)
 	// hasher hashes user passwords; nil means passwords.Default.
 	hasher *passwords.Hasher
 }

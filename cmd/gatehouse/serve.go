@@ -16,9 +16,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/gatehouse/gatehouse/shared/app"
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/app/stores"
 	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
@@ -176,7 +180,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
 	logger := app.NewLogger(stderr, cfg.LogLevel, false)
-	opts := []app.Option{app.WithAWSConfig(loadAWSConfig)}
+	parts := app.Parts{Stores: stores.Open, Passwords: c.passwords(), Pages: pages.New()}
 	if cfg.Store == config.StoreDynamoDB {
 		client, err := c.newDynamoDB(ctx)
 		if err != nil {
@@ -185,9 +189,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		if err := c.checkTables(ctx, client, dynamostore.Tables(cfg.Tables)); err != nil {
 			return err
 		}
-		opts = append(opts, app.WithDynamoDBClient(client))
+		parts.Stores = stores.WithDynamoDBClient(client)
 	}
-	a, err := app.Build(ctx, cfg, logger, opts...)
+	a, err := app.Build(ctx, cfg, logger, parts, app.WithAWSConfig(loadAWSConfig))
 	if err != nil {
 		return err
 	}
@@ -333,9 +337,9 @@ func printSeed(w io.Writer, tw *tabwriter.Writer, a *app.App) {
 
 // checkTables makes sure every table exists before serving, so a missing
 // one is reported at once, with what to do, rather than on every request.
-func (c *cli) checkTables(ctx context.Context, client *awsjson.Client, t dynamostore.Tables) error {
+func (c *cli) checkTables(ctx context.Context, client *dynamodb.Client, t dynamostore.Tables) error {
 	for _, name := range []string{t.Clients, t.Users, t.Codes, t.Tokens, t.Sessions} {
-		if err := client.Call(ctx, "DescribeTable", map[string]string{"TableName": name}, nil); err != nil {
+		if _, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {
 			return c.explain(err, name)
 		}
 	}

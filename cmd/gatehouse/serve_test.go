@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/gatehouse/gatehouse/shared/config"
 )
 
@@ -23,7 +24,7 @@ func (h *harness) startServe(args ...string) string {
 	var stdout, stderr syncBuffer
 	c := &cli{
 		stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, env: mapEnv(h.env),
-		dynamoDB: func(context.Context) (*awsjson.Client, error) { return h.client, nil },
+		dynamoDB: func(context.Context) (*dynamodb.Client, error) { return h.client, nil },
 	}
 	banner := serveInBackground(t, &stdout, &stderr, func(ctx context.Context) int { return c.run(ctx, serveArgs(args...)) })
 	for _, want := range []string{"dynamodb (tables " + h.tables.Clients, "gatehouse clients list"} {

@@ -82,11 +82,7 @@ func (c *cli) usersCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	hasher := passwords.Default
-	if c.hasher != nil {
-		hasher = *c.hasher
-	}
-	hash, err := hasher.Hash(password)
+	hash, err := c.passwords().Hash(password)
 	if err != nil {
 		return fmt.Errorf("hashing the password: %w", err)
 	}
@@ -183,4 +179,13 @@ func (c *cli) usersDelete(ctx context.Context, args []string) error {
 	fmt.Fprintln(c.stderr, "Note: the user's live sign-in sessions and the tokens already issued to it are not revoked; "+
 		"they last until they expire (or are revoked).")
 	return nil
+}
+
+// passwords is how the command hashes and checks user passwords: the
+// test's hasher, or passwords.Default.
+func (c *cli) passwords() passwords.Scheme {
+	if c.hasher != nil {
+		return passwords.Scheme{Hasher: *c.hasher}
+	}
+	return passwords.DefaultScheme()
 }

@@ -1,8 +1,14 @@
 // Command revoke is the Gatehouse revoke endpoint as an AWS Lambda function
 // behind an API Gateway HTTP API: POST /revoke (RFC 7009).
+// It links the store only: no password checking, no pages.
 // It is configured by the GATEHOUSE_* environment variables (shared/config).
 package main
 
-import "github.com/gatehouse/gatehouse/shared/app"
+import (
+	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/app/stores"
+)
 
-func main() { app.StartLambda(app.FunctionRevoke) }
+func main() {
+	app.StartLambda(app.FunctionRevoke, app.Parts{Stores: stores.Open})
+}

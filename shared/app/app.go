@@ -1,9 +1,14 @@
-// Package app wires Gatehouse together: from a config.Config it creates the
-// store (in memory, or DynamoDB through the AWS configuration of the
-// environment, EnvAWSConfig, or WithAWSConfig's) behind the client cache, the signer, the password checker,
-// the oauth.Server and the HTTP handlers. It is the one package, besides the functions/* and
-// cmd/gatehouse mains, that sees every implementation; shared/oauth and
-// shared/httpapi import nothing of it.
+// Package app wires Gatehouse together: from a config.Config and the Parts
+// a program links, it creates the signer, the store (through
+// Parts.Stores) behind the client cache, the oauth.Server and the HTTP
+// handlers. With the functions/* mains and cmd/gatehouse it is the only
+// code that sees every implementation; shared/oauth and shared/httpapi
+// import nothing of it.
+//
+// The package itself links no store, no password hashing and no pages:
+// each Lambda function passes only the Parts its endpoint uses, so that
+// the metadata function links no DynamoDB client, argon2 or templates
+// (functions/deps_test.go checks each function's dependencies).
 package app
 
 import (
@@ -12,45 +17,46 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/httpapi"
 	"github.com/gatehouse/gatehouse/shared/oauth"
-	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 	"github.com/gatehouse/gatehouse/shared/store/clientcache"
-	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
-	"github.com/gatehouse/gatehouse/shared/store/memstore"
 )
 
-// App is a wired Gatehouse instance.
+// App is a wired Gatehouse program.
 type App struct {
-	Config   config.Config
+	Config config.Config
+	// Server is the OAuth logic and Handlers its endpoints; both are nil
+	// in a program without Parts.Stores, which serves only Metadata.
 	Server   *oauth.Server
 	Handlers *httpapi.Handlers
+	// Discovery publishes the metadata and the JWK Set.
+	Discovery *oauth.Discovery
 	// Store is what the server reads and writes: the backing store behind
-	// the client cache (unless GATEHOUSE_CLIENT_CACHE_TTL is 0).
+	// the client cache (unless GATEHOUSE_CLIENT_CACHE_TTL is 0). Nil
+	// without Parts.Stores.
 	Store oauth.Store
 	// Admin is the backing store's administrative side, without the cache:
 	// what the seed loader and the admin commands write through.
 	Admin Admin
-	// MemStore is the in-memory store (GATEHOUSE_STORE=memory); nil
-	// otherwise.
-	MemStore *memstore.Store
-	// DynamoStore is the DynamoDB store (GATEHOUSE_STORE=dynamodb) and
-	// DynamoDB its client; both nil otherwise.
-	DynamoStore *dynamostore.Store
-	DynamoDB    *awsjson.Client
+	// Backing is the store Parts.Stores opened: a *memstore.Store or a
+	// *dynamostore.Store.
+	Backing Storage
 	// Signer signs the access tokens.
 	Signer oauth.Signer
 	// Seed is what was loaded from GATEHOUSE_SEED_FILE, with its plaintext
 	// secrets and passwords; nil without a seed file.
 	Seed   *Seed
 	Logger *slog.Logger
+
+	parts       Parts
+	httpOptions httpapi.Options
 }
 
 // Admin is the administrative side of a store, which oauth.Store leaves
@@ -68,17 +74,54 @@ type Admin interface {
 	DeleteUser(ctx context.Context, username string) error
 }
 
-var (
-	_ Admin = (*memstore.Store)(nil)
-	_ Admin = (*dynamostore.Store)(nil)
-)
+// Storage is a backing store: the oauth.Store with its administrative
+// side (memstore.Store, dynamostore.Store).
+type Storage interface {
+	oauth.Store
+	Admin
+}
+
+// StoreOpener opens the store cfg.Store names (GATEHOUSE_STORE); loadAWS
+// returns the AWS configuration (loaded once, on first use) for a store
+// that needs it. shared/app/stores.Open is Gatehouse's.
+type StoreOpener func(ctx context.Context, cfg config.Config, loadAWS AWSConfigLoader) (Storage, error)
+
+// Passwords checks users' passwords and hashes new ones (the seed's
+// users): passwords.DefaultScheme().
+type Passwords interface {
+	oauth.PasswordChecker
+	Hash(password string) (string, error)
+}
+
+// Parts are what a program links beyond the core (configuration, signer,
+// handlers). Each Lambda function passes only what its endpoint uses:
+//
+//	function    Stores  Passwords  Pages
+//	authorize   yes     yes        yes
+//	token       yes     yes
+//	introspect  yes
+//	revoke      yes
+//	metadata
+//
+// and `gatehouse serve` passes all three.
+type Parts struct {
+	// Stores opens GATEHOUSE_STORE. Without it the program has no Server
+	// and serves only the metadata and JWK Set.
+	Stores StoreOpener
+	// Passwords checks the passwords of the password grant and the
+	// sign-in page, and hashes the seed's users. Without it both answer
+	// server_error, and a seed's users are not loaded.
+	Passwords Passwords
+	// Pages renders the sign-in pages (shared/httpapi/pages); the
+	// authorize endpoint needs it.
+	Pages httpapi.Pages
+}
 
 // Option changes how Build wires the app.
 type Option func(*options)
 
 type options struct {
-	dynamoDB  *awsjson.Client
-	kms       *awsjson.Client
+	kms       kmssigner.API
 	observe   func(context.Context, httpapi.Event)
 	awsConfig AWSConfigLoader
 
@@ -95,10 +138,18 @@ func (o *options) aws(ctx context.Context) (aws.Config, error) {
 			load = EnvAWSConfig
 		}
 		o.awsCfg, o.awsCfgErr = load(ctx)
+		if o.awsCfgErr == nil && o.awsCfg.Region == "" {
+			o.awsCfgErr = errNoRegion
+		}
 		o.loaded = true
 	}
 	return o.awsCfg, o.awsCfgErr
 }
+
+// errNoRegion fails a program at start-up rather than at its first AWS
+// request: the SDK's clients need a region to find their endpoint and to
+// sign, even for DynamoDB Local.
+var errNoRegion = errors.New("AWS configuration: no region (set AWS_REGION; Lambda sets it)")
 
 // WithObserver makes the handlers report every request to observe
 // (httpapi.Options.Observe): the Lambda functions pass an EMF writer's
@@ -107,21 +158,14 @@ func WithObserver(observe func(context.Context, httpapi.Event)) Option {
 	return func(o *options) { o.observe = observe }
 }
 
-// WithDynamoDBClient makes a GATEHOUSE_STORE=dynamodb app use client
-// instead of one made from the AWS configuration (tests, and the admin
-// commands' own client).
-func WithDynamoDBClient(client *awsjson.Client) Option {
-	return func(o *options) { o.dynamoDB = client }
-}
-
-// Build creates every component from cfg. Errors name the variable at
-// fault where there is one. A nil logger means slog.Default().
+// Build creates every component from cfg and parts. Errors name the
+// variable at fault where there is one. A nil logger means slog.Default().
 //
 // Build makes no network call, so a Lambda function's initialization stays
-// fast: the DynamoDB client resolves its credentials on its first request.
-// The AWS clients it is not given are made from EnvAWSConfig's
-// configuration (the Lambda environment), or WithAWSConfig's.
-func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
+// fast: the AWS clients resolve their credentials on their first request.
+// They are made from EnvAWSConfig's configuration (the Lambda
+// environment), or WithAWSConfig's.
+func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, parts Parts, opts ...Option) (*App, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -129,7 +173,7 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	for _, opt := range opts {
 		opt(&o)
 	}
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, parts: parts}
 
 	if cfg.SeedFile != "" && cfg.Store == config.StoreDynamoDB {
 		return nil, fmt.Errorf("%s: a seed file is only for the memory store; with %s=%s create clients and users with the gatehouse command",
@@ -142,39 +186,21 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		}
 		a.Seed = seed
 	}
-
-	var backing oauth.Store
-	switch cfg.Store {
-	case config.StoreMemory, "":
-		a.MemStore = memstore.New()
-		backing, a.Admin = a.MemStore, a.MemStore
-	case config.StoreDynamoDB:
-		a.DynamoDB = o.dynamoDB
-		if a.DynamoDB == nil {
-			awsCfg, err := o.aws(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
-			}
-			if a.DynamoDB, err = NewDynamoDBClient(awsCfg); err != nil {
-				return nil, fmt.Errorf("%s=%s: %w", config.EnvStore, config.StoreDynamoDB, err)
-			}
-		}
-		tables := cfg.Tables
-		if tables == (config.Tables{}) {
-			tables = config.DefaultTables()
-		}
-		a.DynamoStore = dynamostore.New(a.DynamoDB, dynamostore.Tables(tables))
-		backing, a.Admin = a.DynamoStore, a.DynamoStore
-	default:
-		return nil, fmt.Errorf("%s: unsupported store %q", config.EnvStore, cfg.Store)
-	}
 	if cfg.ClientCacheTTL < 0 {
 		return nil, fmt.Errorf("%s: %s must not be negative", config.EnvClientCacheTTL, cfg.ClientCacheTTL)
 	}
-	a.Store = clientcache.New(backing, cfg.ClientCacheTTL, nil)
-	if a.Seed != nil {
-		if err := a.Seed.Apply(ctx, a.Admin, passwords.Default); err != nil {
+
+	if parts.Stores != nil {
+		backing, err := parts.Stores(ctx, cfg, o.aws)
+		if err != nil {
 			return nil, err
+		}
+		a.Backing, a.Admin = backing, backing
+		a.Store = clientcache.New(backing, cfg.ClientCacheTTL, nil)
+		if a.Seed != nil {
+			if err := a.Seed.Apply(ctx, a.Admin, parts.Passwords); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -188,7 +214,7 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	if len(scopes) == 0 && a.Seed != nil {
 		scopes = a.Seed.Scopes()
 	}
-	a.Server, err = oauth.NewServer(oauth.Config{
+	oauthCfg := oauth.Config{
 		Issuer:                cfg.Issuer,
 		Audience:              cfg.Audience,
 		ScopesSupported:       scopes,
@@ -202,39 +228,37 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		LoginFailureWindow:    cfg.LoginFailureWindow,
 		Leeway:                cfg.Leeway,
 		JWKSFetcher:           NewJWKSFetcher(logger),
-	}, a.Store, signer, passwords.Checker{})
-	if err != nil {
+	}
+	a.httpOptions = httpapi.Options{Logger: logger, Observe: o.observe, ScopeDescriptions: cfg.ScopeDescriptions, Pages: parts.Pages}
+	if a.Discovery, err = oauth.NewDiscovery(oauthCfg, signer); err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvIssuer, err)
 	}
-	a.Handlers = httpapi.New(a.Server, httpapi.Options{Logger: logger, Observe: o.observe, ScopeDescriptions: cfg.ScopeDescriptions})
+	if a.Store == nil {
+		return a, nil
+	}
+	var checker oauth.PasswordChecker
+	if parts.Passwords != nil {
+		checker = parts.Passwords
+	}
+	if a.Server, err = oauth.NewServer(oauthCfg, a.Store, signer, checker); err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvIssuer, err)
+	}
+	a.Handlers = httpapi.New(a.Server, a.httpOptions)
 	return a, nil
 }
 
-// NewDynamoDBClient returns a DynamoDB client made from cfg (EnvAWSConfig's,
-// or the SDK's config.LoadDefaultConfig's): its region, credentials, and
-// AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) to point it at DynamoDB
-// Local. It makes no network call: credentials are resolved on the first
-// request. It fails only when cfg names no region and no endpoint.
-func NewDynamoDBClient(cfg aws.Config, optFns ...func(*awsjson.Options)) (*awsjson.Client, error) {
-	return newAWSClient(cfg, dynamostore.Service, optFns)
-}
-
-// NewKMSClient is NewDynamoDBClient for KMS (AWS_ENDPOINT_URL_KMS).
-func NewKMSClient(cfg aws.Config, optFns ...func(*awsjson.Options)) (*awsjson.Client, error) {
-	return newAWSClient(cfg, kmssigner.Service, optFns)
-}
-
-func newAWSClient(cfg aws.Config, svc awsjson.Service, optFns []func(*awsjson.Options)) (*awsjson.Client, error) {
-	var o awsjson.Options
-	for _, fn := range optFns {
-		fn(&o)
+// Metadata serves the metadata and the JWK Set: the Handlers' when the app
+// has a Server, httpapi.NewMetadata's otherwise.
+func (a *App) Metadata() http.Handler {
+	if a.Handlers != nil {
+		return a.Handlers.Metadata()
 	}
-	return awsjson.New(cfg, svc, o)
+	return httpapi.NewMetadata(a.Discovery, a.httpOptions)
 }
 
 // ScopesSupported returns the scopes advertised in the metadata:
 // GATEHOUSE_SCOPES, or else the union of the seeded clients' scopes.
-func (a *App) ScopesSupported() []string { return a.Server.Config().ScopesSupported }
+func (a *App) ScopesSupported() []string { return a.Discovery.Metadata().ScopesSupported }
 
 // NewLogger returns a logger writing to w at level: JSON lines (for
 // CloudWatch) when json is true, logfmt-style text otherwise.

@@ -11,12 +11,25 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/shared/app"
+	"github.com/gatehouse/gatehouse/shared/app/stores"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
+	"github.com/gatehouse/gatehouse/shared/passwords"
+	"github.com/gatehouse/gatehouse/shared/store/memstore"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// allParts are what `gatehouse serve` links: a store, passwords and pages.
+func allParts() app.Parts {
+	return app.Parts{
+		Stores:    stores.Open,
+		Passwords: passwords.Scheme{Hasher: passwords.Hasher{Memory: 64, Iterations: 1, Parallelism: 1}},
+		Pages:     pages.New(),
+	}
+}
 
 func buildEnv(t *testing.T, env map[string]string) (*app.App, error) {
 	t.Helper()
@@ -30,7 +43,7 @@ func buildEnv(t *testing.T, env map[string]string) (*app.App, error) {
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)
 	}
-	return app.Build(context.Background(), cfg, discard)
+	return app.Build(context.Background(), cfg, discard, allParts())
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -50,11 +63,11 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Server == nil || a.Handlers == nil || a.Store == nil || a.Admin == nil || a.MemStore == nil || a.Signer == nil || a.Seed == nil {
+	if a.Server == nil || a.Handlers == nil || a.Store == nil || a.Admin == nil || a.Backing == nil || a.Signer == nil || a.Seed == nil {
 		t.Fatalf("incomplete app: %+v", a)
 	}
-	if a.DynamoStore != nil || a.DynamoDB != nil {
-		t.Errorf("memory app has a DynamoDB store: %+v", a)
+	if _, ok := a.Backing.(*memstore.Store); !ok {
+		t.Errorf("memory app has a %T store", a.Backing)
 	}
 	cfg := a.Server.Config()
 	eq(t, cfg.Issuer, "https://auth.example.com")
@@ -218,7 +231,7 @@ func TestBuildRejectsBadConfigLiterals(t *testing.T) {
 		"kms key":   {config.Config{Issuer: "https://a.example", Signer: "kms", KMSKeyID: "not a key"}, "GATEHOUSE_KMS_KEY_ID=not a key: "},
 		"sig alg":   {config.Config{Issuer: "https://a.example", SigningAlg: "HS256"}, "GATEHOUSE_SIGNING_ALG: "},
 	} {
-		if _, err := app.Build(ctx, tc.cfg, discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := app.Build(ctx, tc.cfg, discard, allParts()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v; want %q", name, err, tc.want)
 		}
 	}
@@ -234,7 +247,7 @@ func TestBuildClientCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cached := a.Store != oauth.Store(a.MemStore); cached != tt.cached {
+		if cached := a.Store != oauth.Store(a.Backing); cached != tt.cached {
 			t.Errorf("%s=%q: cached %v; want %v", config.EnvClientCacheTTL, tt.ttl, cached, tt.cached)
 		}
 		c := &oauth.Client{ID: "svc-" + tt.ttl, SecretHash: oauth.HashSecret("one"), TokenEndpointAuthMethod: oauth.AuthMethodBasic}

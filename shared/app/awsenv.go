@@ -40,9 +40,9 @@ func WithAWSConfig(load AWSConfigLoader) Option {
 //	AWS_ENDPOINT_URL_<SERVICE>,               endpoints (DynamoDB Local, a KMS
 //	AWS_ENDPOINT_URL,                         double), unless ignored
 //	AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
-//	AWS_MAX_ATTEMPTS, AWS_RETRY_MODE          retries (awsjson honours the
-//	                                          attempts; every mode retries
-//	                                          as "standard")
+//	AWS_MAX_ATTEMPTS, AWS_RETRY_MODE          retries (dynamostore.NewClient
+//	                                          and kmssigner.NewClient start
+//	                                          from them, see their retryers)
 //	AWS_USE_FIPS_ENDPOINT,                    endpoint variants
 //	AWS_USE_DUALSTACK_ENDPOINT
 //
@@ -132,8 +132,12 @@ type envSource struct{ getenv func(string) string }
 
 // GetServiceBaseEndpoint returns AWS_ENDPOINT_URL_<SDK ID>, the SDK ID
 // upper-cased with spaces as underscores (AWS_ENDPOINT_URL_DYNAMODB,
-// AWS_ENDPOINT_URL_KMS).
-func (s envSource) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+// AWS_ENDPOINT_URL_KMS), unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
+// true.
+func (s envSource) GetServiceBaseEndpoint(ctx context.Context, sdkID string) (string, bool, error) {
+	if ignore, _, _ := s.GetIgnoreConfiguredEndpoints(ctx); ignore {
+		return "", false, nil
+	}
 	v := s.getenv("AWS_ENDPOINT_URL_" + strings.ReplaceAll(strings.ToUpper(sdkID), " ", "_"))
 	return v, v != "", nil
 }

@@ -2,14 +2,20 @@ package app_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/gatehouse/gatehouse/shared/app"
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/awstest"
+	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 // setAWSEnv clears every AWS_* variable for the test, then sets env.
@@ -40,7 +46,6 @@ func TestEnvAWSConfig(t *testing.T) {
 		"AWS_ENDPOINT_URL":          "http://127.0.0.1:9999",
 		"AWS_MAX_ATTEMPTS":          "2",
 		"AWS_RETRY_MODE":            "adaptive",
-		"AWS_USE_FIPS_ENDPOINT":     "true",
 	})
 	cfg, err := app.EnvAWSConfig(ctx)
 	if err != nil {
@@ -54,30 +59,49 @@ func TestEnvAWSConfig(t *testing.T) {
 		t.Errorf("credentials %+v, %v", creds, err)
 	}
 
-	endpoint := func(newClient func(aws.Config, ...func(*awsjson.Options)) (*awsjson.Client, error), cfg aws.Config) string {
+	// endpoint returns the URL a service client made from cfg calls, as
+	// the SDK resolves it (the request is stopped at the HTTP client).
+	endpoint := func(service string, cfg aws.Config) string {
 		t.Helper()
-		c, err := newClient(cfg)
-		if err != nil {
-			t.Fatal(err)
+		var got string
+		capture := awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			got = r.URL.Scheme + "://" + r.URL.Host
+			return nil, errors.New("stopped by the test")
+		})
+		httpClient := &http.Client{Transport: capture}
+		switch service {
+		case "dynamodb":
+			c := dynamostore.NewClient(cfg, func(o *dynamodb.Options) { o.HTTPClient = httpClient; o.RetryMaxAttempts = 1 })
+			c.ListTables(ctx, &dynamodb.ListTablesInput{})
+		case "kms":
+			c := kmssigner.NewClient(cfg, func(o *kms.Options) { o.HTTPClient = httpClient; o.RetryMaxAttempts = 1 })
+			c.ListKeys(ctx, &kms.ListKeysInput{})
 		}
-		return c.Endpoint()
+		if got == "" {
+			t.Fatalf("the %s client sent no request", service)
+		}
+		return got
 	}
-	if got := endpoint(app.NewDynamoDBClient, cfg); got != "http://127.0.0.1:8000" {
+	if got := endpoint("dynamodb", cfg); got != "http://127.0.0.1:8000" {
 		t.Errorf("DynamoDB endpoint %s; want AWS_ENDPOINT_URL_DYNAMODB's", got)
 	}
-	if got := endpoint(app.NewKMSClient, cfg); got != "http://127.0.0.1:9999" {
+	if got := endpoint("kms", cfg); got != "http://127.0.0.1:9999" {
 		t.Errorf("KMS endpoint %s; want AWS_ENDPOINT_URL's", got)
 	}
 
+	// The SDK refuses FIPS with a custom endpoint; without the endpoints
+	// (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) FIPS selects the regional
+	// FIPS endpoints.
+	t.Setenv("AWS_USE_FIPS_ENDPOINT", "true")
 	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
 	cfg, err = app.EnvAWSConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := endpoint(app.NewDynamoDBClient, cfg); got != "https://dynamodb-fips.eu-west-1.amazonaws.com" {
+	if got := endpoint("dynamodb", cfg); got != "https://dynamodb-fips.eu-west-1.amazonaws.com" {
 		t.Errorf("DynamoDB endpoint %s despite AWS_IGNORE_CONFIGURED_ENDPOINT_URLS; want the regional FIPS endpoint", got)
 	}
-	if got := endpoint(app.NewKMSClient, cfg); got != "https://kms-fips.eu-west-1.amazonaws.com" {
+	if got := endpoint("kms", cfg); got != "https://kms-fips.eu-west-1.amazonaws.com" {
 		t.Errorf("KMS endpoint %s; want the regional FIPS endpoint", got)
 	}
 }

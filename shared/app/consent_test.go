@@ -33,7 +33,7 @@ func TestScopeDescriptionsReachTheConsentPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.Build(context.Background(), cfg, discard)
+	a, err := app.Build(context.Background(), cfg, discard, allParts())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/gatehouse/gatehouse/shared/app"
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/gatehouse/gatehouse/shared/app/stores"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
@@ -69,10 +71,10 @@ func TestBuildDynamoDBNoNetworkAtBuild(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Errorf("Build made %d requests; want none", n)
 	}
-	if a.DynamoStore == nil || a.DynamoDB == nil || a.MemStore != nil || a.Admin == nil {
+	if _, ok := a.Backing.(*dynamostore.Store); !ok || a.Admin == nil {
 		t.Fatalf("incomplete DynamoDB app: %+v", a)
 	}
-	if a.Store == oauth.Store(a.DynamoStore) {
+	if a.Store == oauth.Store(a.Backing) {
 		t.Error("the server reads clients without the cache")
 	}
 	eq(t, a.Config.Tables.Clients, "my-clients")
@@ -88,7 +90,7 @@ func TestBuildDynamoDBNoNetworkAtBuild(t *testing.T) {
 
 // freshTables creates a uniquely named set of tables, deleted after the
 // test.
-func freshTables(t *testing.T, client *awsjson.Client) dynamostore.Tables {
+func freshTables(t *testing.T, client *dynamodb.Client) dynamostore.Tables {
 	t.Helper()
 	tables := dynamotest.Tables()
 	t.Cleanup(func() { dynamotest.DeleteTables(t, client, tables) })
@@ -111,11 +113,11 @@ func tableEnv(tables dynamostore.Tables) map[string]string {
 
 // A client-credentials grant through the token handler, on DynamoDB Local:
 // one DynamoDB call on a cold cache (the client), none when it is warm
-// (DESIGN.md's budget: client_credentials 0 + 1).
+// (docs/design.md's budget: client_credentials 0 + 1).
 func TestBuildDynamoDBClientCredentials(t *testing.T) {
 	ctx := context.Background()
 	var calls dynamotest.Calls
-	client := dynamotest.Client(t, calls.Option)
+	client := dynamotest.Client(t, dynamotest.Count(&calls))
 	tables := freshTables(t, client)
 	secret := oauth.NewClientSecret()
 	err := dynamostore.New(client, tables).CreateClient(ctx, &oauth.Client{
@@ -134,7 +136,7 @@ func TestBuildDynamoDBClientCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls.Reset()
-	a, err := app.Build(ctx, cfg, discard, app.WithDynamoDBClient(client))
+	a, err := app.Build(ctx, cfg, discard, app.Parts{Stores: stores.WithDynamoDBClient(client), Passwords: allParts().Passwords})
 	if err != nil {
 		t.Fatal(err)
 	}

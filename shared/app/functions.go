@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -19,8 +20,28 @@ const (
 var Functions = []string{FunctionAuthorize, FunctionToken, FunctionIntrospect, FunctionRevoke, FunctionMetadata}
 
 // FunctionHandler returns the handler the Lambda function name serves. The
-// functions/* mains and their tests both get their handler here.
+// functions/* mains and their tests both get their handler here. It fails
+// when the app lacks a part the function needs (see Parts).
 func FunctionHandler(a *App, name string) (http.Handler, error) {
+	if name == FunctionMetadata {
+		return a.Metadata(), nil
+	}
+	if !slices.Contains(Functions, name) {
+		return nil, fmt.Errorf("app: unknown function %q (want one of %s)", name, strings.Join(Functions, ", "))
+	}
+	var missing []string
+	if a.Handlers == nil {
+		missing = append(missing, "a store (Parts.Stores)")
+	}
+	if (name == FunctionAuthorize || name == FunctionToken) && a.parts.Passwords == nil {
+		missing = append(missing, "password checking (Parts.Passwords)")
+	}
+	if name == FunctionAuthorize && a.parts.Pages == nil {
+		missing = append(missing, "the sign-in pages (Parts.Pages)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("app: function %s needs %s", name, strings.Join(missing, " and "))
+	}
 	switch name {
 	case FunctionAuthorize:
 		return a.Handlers.Authorize(), nil
@@ -28,10 +49,7 @@ func FunctionHandler(a *App, name string) (http.Handler, error) {
 		return a.Handlers.Token(), nil
 	case FunctionIntrospect:
 		return a.Handlers.Introspect(), nil
-	case FunctionRevoke:
+	default:
 		return a.Handlers.Revoke(), nil
-	case FunctionMetadata:
-		return a.Handlers.Metadata(), nil
 	}
-	return nil, fmt.Errorf("app: unknown function %q (want one of %s)", name, strings.Join(Functions, ", "))
 }

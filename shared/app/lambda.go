@@ -28,22 +28,23 @@ func LambdaConfig(getenv func(string) string) (config.Config, error) {
 	})
 }
 
-// StartLambda runs the Lambda function name: configuration from the
-// environment, the wired handler, then the Lambda runtime loop. Bad
-// configuration exits at once, failing the function's initialization.
+// StartLambda runs the Lambda function name with the parts its endpoint
+// uses (see Parts): configuration from the environment, the wired handler,
+// then the Lambda runtime loop. Bad configuration exits at once, failing
+// the function's initialization.
 //
 // Each request writes one JSON log line on standard error (NewLambdaLogger:
 // with the invocation's aws_request_id) and one CloudWatch Embedded Metric
 // Format line on standard output (EMF); Lambda sends both to the
 // function's log group. Initialization makes no network call.
-func StartLambda(name string) {
+func StartLambda(name string, parts Parts) {
 	cfg, err := LambdaConfig(os.Getenv)
 	if err != nil {
 		Exit(name, err)
 	}
 	logger := NewLambdaLogger(os.Stderr, cfg.LogLevel, name)
 	slog.SetDefault(logger)
-	a, err := Build(context.Background(), cfg, logger, WithObserver(NewEMF(os.Stdout, name).Observe))
+	a, err := Build(context.Background(), cfg, logger, parts, WithObserver(NewEMF(os.Stdout, name).Observe))
 	if err != nil {
 		Exit(name, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
-	"github.com/gatehouse/gatehouse/shared/passwords"
 )
 
 // Seed is the content of a seed file: clients and users to load into a
@@ -249,14 +248,23 @@ type SeedStore interface {
 	PutUser(ctx context.Context, u *oauth.User) error
 }
 
+// PasswordHasher hashes a user's password for storage: passwords.Hasher.
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+}
+
 // Apply writes the seed's clients and users into store, replacing records
-// with the same client ID or username. Passwords are hashed with hasher.
-func (s *Seed) Apply(ctx context.Context, store SeedStore, hasher passwords.Hasher) error {
+// with the same client ID or username. Passwords are hashed with hasher;
+// a nil hasher (a program that signs no user in) loads the clients only.
+func (s *Seed) Apply(ctx context.Context, store SeedStore, hasher PasswordHasher) error {
 	for i := range s.Clients {
 		c := &s.Clients[i]
 		if err := store.PutClient(ctx, c.OAuthClient()); err != nil {
 			return fmt.Errorf("seed: storing client %q: %w", c.ClientID, err)
 		}
+	}
+	if hasher == nil {
+		return nil
 	}
 	for _, u := range s.Users {
 		hash, err := hasher.Hash(u.Password)

@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/kmssigner"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
 )
 
-// WithKMSClient makes a GATEHOUSE_SIGNER=kms app use client instead of one
-// made from the AWS configuration (tests).
-func WithKMSClient(client *awsjson.Client) Option {
+// WithKMSClient makes a GATEHOUSE_SIGNER=kms app use client instead of
+// kmssigner.NewClient's, made from the AWS configuration (tests).
+func WithKMSClient(client kmssigner.API) Option {
 	return func(o *options) { o.kms = client }
 }
 
@@ -30,9 +29,7 @@ func newSigner(ctx context.Context, cfg config.Config, o *options, logger *slog.
 			if err != nil {
 				return nil, fmt.Errorf("%s=%s: %w", config.EnvSigner, config.SignerKMS, err)
 			}
-			if client, err = NewKMSClient(awsCfg); err != nil {
-				return nil, fmt.Errorf("%s=%s: %w", config.EnvSigner, config.SignerKMS, err)
-			}
+			client = kmssigner.NewClient(awsCfg)
 		}
 		s, err := kmssigner.New(kmssigner.Config{
 			Client:       client,
