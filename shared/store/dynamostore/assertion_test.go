@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
@@ -22,12 +24,16 @@ func TestUseAssertionIDItem(t *testing.T) {
 	var mu sync.Mutex
 	var puts []dynamotest.Item
 	s := dynamostore.New(dynamotest.Client(t, capture("PutItem", func(body []byte) {
-		var in struct{ Item dynamotest.Item }
+		var in struct{ Item json.RawMessage }
 		if err := json.Unmarshal(body, &in); err != nil {
 			t.Errorf("PutItem request: %v", err)
 		}
+		it, err := attributevalue.UnmarshalMapJSON(in.Item)
+		if err != nil {
+			t.Errorf("PutItem request's Item: %v", err)
+		}
 		mu.Lock()
-		puts = append(puts, in.Item)
+		puts = append(puts, it)
 		mu.Unlock()
 	})), tables)
 	exp := time.Unix(time.Now().Add(time.Hour).Unix(), 0)
@@ -40,11 +46,11 @@ func TestUseAssertionIDItem(t *testing.T) {
 	n, _ := it.N("expires_at")
 	switch {
 	case len(pk) != len("jti_asrt#")+43 || pk[:9] != "jti_asrt#":
-		t.Errorf("pk = %v, want jti_asrt#<43 characters>", it["pk"])
+		t.Errorf("pk = %q, want jti_asrt#<43 characters>", pk)
 	case n != exp.Unix():
-		t.Errorf("expires_at = %v, want %d", it["expires_at"], exp.Unix())
+		t.Errorf("expires_at = %d, want %d", n, exp.Unix())
 	case it.S("nonce") == "":
-		t.Errorf("nonce = %v, want a random string", it["nonce"])
+		t.Errorf("nonce = %q, want a random string", it.S("nonce"))
 	case len(it) != 3:
 		t.Errorf("item has %d attributes, want 3 (pk, expires_at, nonce): %v", len(it), it)
 	}

@@ -13,8 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
@@ -34,16 +35,11 @@ func TestConformance(t *testing.T) {
 // for the network.
 func TestNewMakesNoCall(t *testing.T) {
 	var calls dynamotest.Calls
-	var opts awsjson.Options
-	calls.Option(&opts)
-	client, err := awsjson.New(aws.Config{
+	client := dynamostore.NewClient(aws.Config{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String("http://127.0.0.1:1"),
 		Credentials:  credentials.NewStaticCredentialsProvider("id", "secret", ""),
-	}, dynamostore.Service, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, dynamotest.Count(&calls))
 	s := dynamostore.New(client, dynamotest.Tables())
 	if n := calls.Total(); n != 0 {
 		t.Errorf("New made %d calls", n)
@@ -59,7 +55,7 @@ func TestNewMakesNoCall(t *testing.T) {
 func TestCreateTables(t *testing.T) {
 	var calls dynamotest.Calls
 	var creates sync.Map // table name → CreateTable request
-	client := dynamotest.Client(t, calls.Option, capture("CreateTable", func(body []byte) {
+	client := dynamotest.Client(t, dynamotest.Count(&calls), capture("CreateTable", func(body []byte) {
 		var in createTableRequest
 		if err := json.Unmarshal(body, &in); err != nil {
 			t.Errorf("CreateTable request: %v", err)
@@ -94,19 +90,19 @@ func TestCreateTables(t *testing.T) {
 		{tables.Tokens, "pk", true},
 		{tables.Sessions, "session_hash", true},
 	} {
-		var d struct{ Table tableDescription }
-		mustOK(t, client.Call(ctx, "DescribeTable", map[string]string{"TableName": c.table}, &d))
+		d, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &c.table})
+		mustOK(t, err)
 		tab := d.Table
-		if tab.TableStatus != "ACTIVE" {
+		if tab.TableStatus != types.TableStatusActive {
 			t.Errorf("%s: status %s", c.table, tab.TableStatus)
 		}
-		if len(tab.KeySchema) != 1 || tab.KeySchema[0].AttributeName != c.key || tab.KeySchema[0].KeyType != "HASH" {
-			t.Errorf("%s: key schema %+v, want partition key %s", c.table, tab.KeySchema, c.key)
+		if ks := tab.KeySchema; len(ks) != 1 || aws.ToString(ks[0].AttributeName) != c.key || ks[0].KeyType != types.KeyTypeHash {
+			t.Errorf("%s: key schema %+v, want partition key %s", c.table, ks, c.key)
 		}
-		if len(tab.AttributeDefinitions) != 1 || tab.AttributeDefinitions[0] != (attributeDefinition{c.key, "S"}) {
-			t.Errorf("%s: attribute definitions %+v, want %s of type S", c.table, tab.AttributeDefinitions, c.key)
+		if ad := tab.AttributeDefinitions; len(ad) != 1 || aws.ToString(ad[0].AttributeName) != c.key || ad[0].AttributeType != types.ScalarAttributeTypeS {
+			t.Errorf("%s: attribute definitions %+v, want %s of type S", c.table, ad, c.key)
 		}
-		if tab.BillingModeSummary == nil || tab.BillingModeSummary.BillingMode != "PAY_PER_REQUEST" {
+		if tab.BillingModeSummary == nil || tab.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
 			t.Errorf("%s: billing %+v, want PAY_PER_REQUEST", c.table, tab.BillingModeSummary)
 		}
 		// DynamoDB Local does not describe encryption: check the request.
@@ -140,9 +136,10 @@ func TestCreateTablesLeavesExistingAlone(t *testing.T) {
 		tables := dynamotest.Tables()
 		t.Cleanup(func() { dynamotest.DeleteTables(t, client, tables) })
 		createTable(t, client, tables.Sessions, "session_hash")
-		mustOK(t, client.Call(ctx, "UpdateTimeToLive", map[string]any{"TableName": tables.Sessions,
-			"TimeToLiveSpecification": map[string]any{"AttributeName": "ttl", "Enabled": true}}, nil))
-		err := dynamostore.New(client, tables).CreateTables(ctx)
+		_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &tables.Sessions,
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("ttl"), Enabled: aws.Bool(true)}})
+		mustOK(t, err)
+		err = dynamostore.New(client, tables).CreateTables(ctx)
 		if err == nil || !strings.Contains(err.Error(), tables.Sessions) || !strings.Contains(err.Error(), "ttl") {
 			t.Fatalf("CreateTables over a table with TTL on ttl: error %v", err)
 		}
@@ -160,46 +157,33 @@ func TestCreateTablesLeavesExistingAlone(t *testing.T) {
 	})
 }
 
-// The shapes of the table requests and descriptions the tests send and
-// read (DynamoDB API reference).
-type (
-	keySchemaElement    struct{ AttributeName, KeyType string }
-	attributeDefinition struct{ AttributeName, AttributeType string }
-	createTableRequest  struct {
-		TableName            string
-		AttributeDefinitions []attributeDefinition
-		KeySchema            []keySchemaElement
-		BillingMode          string
-		SSESpecification     *struct{ Enabled bool } `json:",omitempty"`
-	}
-	tableDescription struct {
-		TableStatus          string
-		KeySchema            []keySchemaElement
-		AttributeDefinitions []attributeDefinition
-		BillingModeSummary   *struct{ BillingMode string }
-	}
-)
+// createTableRequest is the part of CreateTable's request, as sent on the
+// wire, that DynamoDB Local does not describe back.
+type createTableRequest struct {
+	TableName        string
+	SSESpecification *struct{ Enabled bool }
+}
 
 // createTable creates table name with partition key key (a string).
-func createTable(t *testing.T, client *awsjson.Client, name, key string) {
+func createTable(t *testing.T, client *dynamodb.Client, name, key string) {
 	t.Helper()
-	mustOK(t, client.Call(t.Context(), "CreateTable", createTableRequest{
-		TableName:            name,
-		AttributeDefinitions: []attributeDefinition{{key, "S"}},
-		KeySchema:            []keySchemaElement{{key, "HASH"}},
-		BillingMode:          "PAY_PER_REQUEST",
-	}, nil))
+	_, err := client.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		TableName:            &name,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: &key, AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: &key, KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	mustOK(t, err)
 }
 
 // describeTTL returns the TTL status of table, and its attribute if any:
 // "ENABLED expires_at", "DISABLED".
-func describeTTL(t *testing.T, client *awsjson.Client, table string) string {
+func describeTTL(t *testing.T, client *dynamodb.Client, table string) string {
 	t.Helper()
-	var out struct {
-		TimeToLiveDescription struct{ TimeToLiveStatus, AttributeName string }
-	}
-	mustOK(t, client.Call(t.Context(), "DescribeTimeToLive", map[string]string{"TableName": table}, &out))
-	return strings.TrimSpace(out.TimeToLiveDescription.TimeToLiveStatus + " " + out.TimeToLiveDescription.AttributeName)
+	out, err := client.DescribeTimeToLive(t.Context(), &dynamodb.DescribeTimeToLiveInput{TableName: &table})
+	mustOK(t, err)
+	d := out.TimeToLiveDescription
+	return strings.TrimSpace(string(d.TimeToLiveStatus) + " " + aws.ToString(d.AttributeName))
 }
 
 // TestMissingTables: every kind of call on a missing table says which
@@ -245,7 +229,7 @@ func second[T any](_ T, err error) error { return err }
 func TestClientAdmin(t *testing.T) {
 	// Scan pages of two items, so ListClients must follow pagination.
 	var calls dynamotest.Calls
-	s := dynamotest.NewStore(t, calls.Option)
+	s := dynamotest.NewStore(t, dynamotest.Count(&calls))
 	dynamostore.SetScanLimit(s, 2)
 	ctx := t.Context()
 	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
@@ -322,7 +306,7 @@ func TestUserAdmin(t *testing.T) {
 // kind docs/dynamodb.md names.
 func TestCallsPerMethod(t *testing.T) {
 	var calls dynamotest.Calls
-	s := dynamotest.NewStore(t, calls.Option)
+	s := dynamotest.NewStore(t, dynamotest.Count(&calls))
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g1", ExpiresAt: exp}
@@ -381,7 +365,7 @@ func TestCallsPerMethod(t *testing.T) {
 // is written. One call either way.
 func TestRedeemCodeOfOtherGrant(t *testing.T) {
 	var calls dynamotest.Calls
-	client := dynamotest.Client(t, calls.Option)
+	client := dynamotest.Client(t, dynamotest.Count(&calls))
 	s := dynamostore.New(client, dynamotest.CreateTables(t, client))
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
@@ -544,7 +528,7 @@ func TestThrottlingIsUnavailable(t *testing.T) {
 	code := &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}
 	mustOK(t, s.CreateCode(ctx, code, nil))
 	var calls dynamotest.Calls
-	throttled := dynamostore.New(dynamotest.Client(t, fastRetries, failWith(func(string) *answer { return throttling() }), calls.Option), tables)
+	throttled := dynamostore.New(dynamotest.Client(t, fastRetries, failWith(func(string) *answer { return throttling() }), dynamotest.Count(&calls)), tables)
 	if _, err := throttled.GetCode(ctx, code.Hash); !errors.Is(err, oauth.ErrUnavailable) {
 		t.Errorf("GetCode throttled: error %v, want ErrUnavailable", err)
 	}
@@ -587,12 +571,12 @@ func TestServerFaultIsUnavailable(t *testing.T) {
 	tables := dynamotest.CreateTables(t, dynamotest.Client(t))
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
-	for name, opt := range map[string]func(*awsjson.Options){
+	for name, opt := range map[string]func(*dynamodb.Options){
 		"InternalServerError": failWith(func(string) *answer { return serverError() }),
 		"unreachable":         unreachable("PutItem"),
 	} {
 		var calls dynamotest.Calls
-		s := dynamostore.New(dynamotest.Client(t, fastRetries, opt, calls.Option), tables)
+		s := dynamostore.New(dynamotest.Client(t, fastRetries, opt, dynamotest.Count(&calls)), tables)
 		err := s.CreateCode(ctx, &oauth.AuthorizationCode{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}, nil)
 		if !errors.Is(err, oauth.ErrUnavailable) || errors.Is(err, oauth.ErrNotWritten) {
 			t.Errorf("%s: CreateCode: error %v, want ErrUnavailable without ErrNotWritten", name, err)
@@ -728,7 +712,7 @@ func TestWritesRetryTransactionConflicts(t *testing.T) {
 func TestUnprocessedKeys(t *testing.T) {
 	var unprocessed atomic.Int64
 	var calls dynamotest.Calls
-	s := dynamotest.NewStore(t, calls.Option, leaveUnprocessed(&unprocessed))
+	s := dynamotest.NewStore(t, dynamotest.Count(&calls), leaveUnprocessed(&unprocessed))
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
 	rt := &oauth.RefreshToken{Hash: oauth.RandomToken(), GrantID: "g", ExpiresAt: exp}

@@ -1,71 +1,89 @@
 package dynamostore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
 // Error messages name the method, the DynamoDB call and the table, never a
-// key: keys are token hashes, client IDs and usernames. (DynamoDB's own
-// messages, which the wrapped *awsjson.APIError carries, describe the
-// request, never its data.)
+// key: keys are token hashes, client IDs and usernames. (The SDK's errors,
+// which they wrap, name the operation and DynamoDB's message, which
+// describes the request, never its data; the items that
+// ConditionalCheckFailedException and TransactionCanceledException carry
+// are never part of a message.)
 
-// DynamoDB error codes the store tells apart.
-const (
-	codeResourceNotFound    = "ResourceNotFoundException"
-	codeResourceInUse       = "ResourceInUseException"
-	codeConditionFailed     = "ConditionalCheckFailedException"
-	codeTransactionCanceled = "TransactionCanceledException"
-	codeTransactionConflict = "TransactionConflictException"
-)
-
-// unavailableCodes are the DynamoDB error codes that mean "busy, retry
-// shortly", each with whether DynamoDB certainly applied nothing (it
-// refused the request up front) — as opposed to a server fault, after which
-// a write may or may not have landed. The client has already retried them
-// (with backoff) by the time a Store method sees one.
+// unavailableCodes are the DynamoDB error codes (smithy.APIError's
+// ErrorCode) that mean "busy, retry shortly", each with whether DynamoDB
+// certainly applied nothing (it refused the request up front), as opposed
+// to a server fault, after which a write may or may not have landed. The
+// client has already retried them (with backoff) by the time a Store
+// method sees one.
 var unavailableCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"ThrottlingException":                    true,
-	"RequestLimitExceeded":                   true,
-	// A single-item write that met an in-flight transaction on the same
-	// item (RevokeGrant against a rotation's ConditionCheck of the grant's
+	(&types.ProvisionedThroughputExceededException{}).ErrorCode(): true,
+	(&types.ThrottlingException{}).ErrorCode():                    true,
+	(&types.RequestLimitExceeded{}).ErrorCode():                   true,
+	// A single-item write that met an ongoing transaction on the same item
+	// (RevokeGrant against a rotation's ConditionCheck of the grant's
 	// marker). Nothing was written; the write can be retried.
-	codeTransactionConflict:          true,
-	"TransactionInProgressException": false,
-	"InternalServerError":            false,
-	"ServiceUnavailable":             false,
+	codeTransactionConflict: true,
+	// A transaction whose ClientRequestToken is still in flight: the first
+	// attempt may yet commit.
+	(&types.TransactionInProgressException{}).ErrorCode(): false,
+	(&types.InternalServerError{}).ErrorCode():            false,
+	"ServiceUnavailable":                                  false,
 }
 
+// throttles is the SDK retryer's own test of a throttling error: its
+// throttle error codes and an unmodelled HTTP 429.
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
 // unavailable reports whether err is throttling, a server-side fault or a
-// failure to get a response, and whether DynamoDB certainly applied
-// nothing. After a server fault (HTTP 5xx) or a lost response (a network
-// error, a timeout, a corrupt response) a write may have landed.
+// failure to get a whole response, and whether DynamoDB certainly applied
+// nothing. After a server fault (HTTP 5xx), a lost response (a network
+// error, a timeout, a response cut short or corrupt) or a deadline that
+// passed while waiting, a write may have landed. The caller's own
+// cancellation is none of these: nobody waits for the answer.
 func unavailable(err error) (ok, notWritten bool) {
-	var ae *awsjson.APIError
+	if errors.Is(err, context.Canceled) {
+		return false, false
+	}
+	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		if notWritten, known := unavailableCodes[ae.Code]; known {
+		if notWritten, known := unavailableCodes[ae.ErrorCode()]; known {
 			return true, notWritten
 		}
-		if ae.Throttling() {
-			return true, true
-		}
-		return ae.ServerFault(), false
 	}
-	return awsjson.IsTransport(err), false
+	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
+		return true, true
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+		return true, false
+	}
+	var de *smithy.DeserializationError
+	lost := retry.RetryableConnectionError{}.IsErrorRetryable(err) == aws.TrueTernary ||
+		errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded)
+	return lost, false
 }
 
 // fail wraps err, returned by the DynamoDB call (an API name) that method
 // made on tables, into the error method returns: a missing table says how
-// to create it; throttling, server faults and network failures wrap
+// to create it; throttling, server faults and lost responses wrap
 // oauth.ErrUnavailable, and throttling oauth.ErrNotWritten too.
 func fail(method, call string, err error, tables ...string) error {
 	where := strings.Join(tables, ", ")
-	if awsjson.ErrorCode(err) == codeResourceNotFound {
+	var rnf *types.ResourceNotFoundException
+	if errors.As(err, &rnf) {
 		return fmt.Errorf("dynamostore: %s: %s: table %s not found "+
 			"(create the tables with `gatehouse tables create`): %w",
 			method, call, strings.Join(tables, " or "), err)
@@ -77,6 +95,13 @@ func fail(method, call string, err error, tables ...string) error {
 		return fmt.Errorf("dynamostore: %s: %s %s: %w: %w", method, call, where, oauth.ErrUnavailable, err)
 	}
 	return fmt.Errorf("dynamostore: %s: %s %s: %w", method, call, where, err)
+}
+
+// throttled wraps err, a transaction cancelled for capacity, as
+// ErrUnavailable and ErrNotWritten: a cancelled transaction applied nothing.
+func throttled(method, call string, err error, tables ...string) error {
+	return fmt.Errorf("dynamostore: %s: %s %s: %w: %w: %w",
+		method, call, strings.Join(tables, ", "), oauth.ErrUnavailable, oauth.ErrNotWritten, err)
 }
 
 // notFound is ErrNotFound for a missing or expired record.
@@ -96,18 +121,14 @@ func corrupt(method, table string, err error) error {
 
 // conditionFailed reports whether err is a failed condition of a
 // single-item write (ConditionalCheckFailedException), and returns the
-// item as it was: its Item member, with ReturnValuesOnConditionCheckFailure
-// ALL_OLD; nil when there was none, or it cannot be read.
+// item as it was: its Item, with ReturnValuesOnConditionCheckFailure
+// ALL_OLD; nil when there was none.
 func conditionFailed(err error) (old item, ok bool) {
-	var ae *awsjson.APIError
-	if !errors.As(err, &ae) || ae.Code != codeConditionFailed {
-		return nil, false
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf.Item, true
 	}
-	var body struct{ Item item }
-	if ae.Decode(&body) != nil {
-		return nil, true
-	}
-	return body.Item, true
+	return nil, false
 }
 
 // Cancellation reason codes of TransactionCanceledException.
@@ -117,43 +138,28 @@ const (
 	reasonConflict        = "TransactionConflict"
 )
 
-// cancellationReason is one action's entry of a
-// TransactionCanceledException's CancellationReasons: its code ("None"
-// for an action that did not fail), and with ALL_OLD the item a failed
-// condition saw.
-type cancellationReason struct {
-	Code    string
-	Message string
-	Item    item
-}
-
 // cancellation is why a transaction was cancelled: one reason per action,
 // in the order of the request.
 type cancellation struct {
-	reasons []cancellationReason
+	reasons []types.CancellationReason
 }
 
 // canceled returns the cancellation in err, if err is a
-// TransactionCanceledException. Reasons that cannot be read count as none
-// (the caller then reports err as it is).
+// TransactionCanceledException.
 func canceled(err error) (*cancellation, bool) {
-	var ae *awsjson.APIError
-	if !errors.As(err, &ae) || ae.Code != codeTransactionCanceled {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
 		return nil, false
 	}
-	var body struct{ CancellationReasons []cancellationReason }
-	if ae.Decode(&body) != nil {
-		return &cancellation{}, true
-	}
-	return &cancellation{reasons: body.CancellationReasons}, true
+	return &cancellation{reasons: tce.CancellationReasons}, true
 }
 
 // code returns the reason code of action i ("None" if it did not fail).
 func (c *cancellation) code(i int) string {
-	if i >= len(c.reasons) || c.reasons[i].Code == "" {
+	if i >= len(c.reasons) || aws.ToString(c.reasons[i].Code) == "" {
 		return reasonNone
 	}
-	return c.reasons[i].Code
+	return *c.reasons[i].Code
 }
 
 // conditionFailed reports whether action i's condition failed, and the item

@@ -6,28 +6,29 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync/atomic"
-	"time"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
-	"github.com/gatehouse/gatehouse/shared/awsjson/awsjsontest"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/gatehouse/gatehouse/shared/awstest"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
 )
 
-// Faults are injected on the wire, between the store's awsjson client and
-// DynamoDB Local (awsjsontest.Wrap): each attempt of a call, retries
-// included, meets them, and the store sees exactly what the client makes
-// of DynamoDB's answer.
+// Faults are injected on the wire, in the client's HTTP client
+// (dynamotest.Wrap), between the SDK and DynamoDB Local: each attempt of a
+// call, retries included, meets them, and the store sees exactly what the
+// SDK makes of DynamoDB's answer.
 
-// noRetries makes the client give up after the first attempt.
-func noRetries(o *awsjson.Options) { o.MaxAttempts = 1 }
-
-// fastRetries makes three attempts, without waiting.
-func fastRetries(o *awsjson.Options) {
-	o.MaxAttempts = 3
-	o.Backoff = func(int) time.Duration { return 0 }
-}
+var (
+	// noRetries makes the client give up after the first attempt.
+	noRetries = dynamotest.MaxAttempts(1)
+	// fastRetries makes the production retryer's attempts without
+	// waiting.
+	fastRetries = dynamotest.FastRetries
+)
 
 // answer is an error response in DynamoDB's place: the status, and the
 // body's members besides __type (message, CancellationReasons, …).
@@ -69,13 +70,15 @@ func cancellation(op, reason string) *answer {
 	}}
 }
 
-// response is a as an HTTP response to r.
+// response is a as an HTTP response to r, its __type in DynamoDB's
+// namespace.
 func (a *answer) response(r *http.Request) *http.Response {
-	resp := awsjsontest.ErrorResponse(r, a.status, a.code, "")
-	body := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#" + a.code}
-	for k, v := range a.body {
-		body[k] = v
+	resp := awstest.ErrorResponse(r, a.status, a.code, "")
+	body := maps.Clone(a.body)
+	if body == nil {
+		body = map[string]any{}
 	}
+	body["__type"] = "com.amazonaws.dynamodb.v20120810#" + a.code
 	data, _ := json.Marshal(body)
 	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	return resp
@@ -83,10 +86,10 @@ func (a *answer) response(r *http.Request) *http.Response {
 
 // failWith answers every attempt of a call for which fault returns an
 // answer with it; the request never reaches DynamoDB.
-func failWith(fault func(op string) *answer) func(*awsjson.Options) {
-	return awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if a := fault(awsjsontest.Operation(r)); a != nil {
+func failWith(fault func(op string) *answer) func(*dynamodb.Options) {
+	return dynamotest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if a := fault(awstest.Operation(r)); a != nil {
 				return a.response(r), nil
 			}
 			return next.RoundTrip(r)
@@ -101,10 +104,10 @@ var errLost = errors.New("connection reset after the request was sent")
 // throws their responses away and fails with a network error, as a
 // connection lost after the write would. attempts counts every attempt of
 // op.
-func loseResponses(op string, n, attempts *atomic.Int64) func(*awsjson.Options) {
-	return awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if awsjsontest.Operation(r) != op {
+func loseResponses(op string, n, attempts *atomic.Int64) func(*dynamodb.Options) {
+	return dynamotest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if awstest.Operation(r) != op {
 				return next.RoundTrip(r)
 			}
 			attempts.Add(1)
@@ -121,10 +124,10 @@ func loseResponses(op string, n, attempts *atomic.Int64) func(*awsjson.Options) 
 
 // unreachable fails every attempt of op with a network error before it
 // is sent, as a refused connection would.
-func unreachable(op string) func(*awsjson.Options) {
-	return awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if awsjsontest.Operation(r) == op {
+func unreachable(op string) func(*dynamodb.Options) {
+	return dynamotest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if awstest.Operation(r) == op {
 				return nil, errors.New("dial tcp: connection refused")
 			}
 			return next.RoundTrip(r)
@@ -133,12 +136,13 @@ func unreachable(op string) func(*awsjson.Options) {
 }
 
 // leaveUnprocessed makes the next *n BatchGetItem answers return no item
-// and every key as unprocessed, as DynamoDB does under throttling.
-func leaveUnprocessed(n *atomic.Int64) func(*awsjson.Options) {
-	return awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+// and every key as unprocessed, as DynamoDB does under throttling (with
+// the x-amz-crc32 of the new body, which the SDK checks).
+func leaveUnprocessed(n *atomic.Int64) func(*dynamodb.Options) {
+	return dynamotest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 			var req struct{ RequestItems json.RawMessage }
-			if awsjsontest.Operation(r) != "BatchGetItem" || awsjsontest.Decode(r, &req) != nil {
+			if awstest.Operation(r) != "BatchGetItem" || awstest.Decode(r, &req) != nil {
 				return next.RoundTrip(r)
 			}
 			resp, err := next.RoundTrip(r)
@@ -159,11 +163,11 @@ func leaveUnprocessed(n *atomic.Int64) func(*awsjson.Options) {
 
 // capture calls record with the body of every request of op (before it is
 // sent).
-func capture(op string, record func(body []byte)) func(*awsjson.Options) {
-	return awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if awsjsontest.Operation(r) == op {
-				record(awsjsontest.Body(r))
+func capture(op string, record func(body []byte)) func(*dynamodb.Options) {
+	return dynamotest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if awstest.Operation(r) == op {
+				record(awstest.Body(r))
 			}
 			return next.RoundTrip(r)
 		})

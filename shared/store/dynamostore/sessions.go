@@ -3,7 +3,10 @@ package dynamostore
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -11,6 +14,68 @@ import (
 // condLiveSession: the session exists and has not ended (expires_at is its
 // idle expiry, the earlier end).
 const condLiveSession = "attribute_exists(session_hash) AND expires_at > :now"
+
+// CreateSession stores a new session (conditional PutItem); ErrConflict if
+// a live session has its hash.
+func (s *Store) CreateSession(ctx context.Context, sess *oauth.Session) error {
+	const method = "CreateSession"
+	if sess.Hash == "" {
+		return fmt.Errorf("dynamostore: %s: empty session hash", method)
+	}
+	err := s.put(ctx, &types.Put{
+		TableName:                 &s.tables.Sessions,
+		Item:                      itemOfSession(sess),
+		ConditionExpression:       aws.String(condNewSession),
+		ExpressionAttributeValues: item{":now": num(s.now())},
+	})
+	if _, ok := conditionFailed(err); ok {
+		return conflict(method, "session already exists")
+	}
+	if err != nil {
+		return fail(method, "PutItem", err, s.tables.Sessions)
+	}
+	return nil
+}
+
+// GetSession returns the unexpired session with this hash (strongly
+// consistent GetItem: the sign-in that wrote it was an instant ago).
+func (s *Store) GetSession(ctx context.Context, hash string) (*oauth.Session, error) {
+	const method = "GetSession"
+	if hash == "" {
+		return nil, notFound(method, "session")
+	}
+	it, err := s.getItem(ctx, method, s.tables.Sessions, sessionKey(hash), true)
+	if err != nil || it == nil || !live(it, s.now()) {
+		return nil, orNotFound(err, method, "session")
+	}
+	sess, err := sessionOf(it)
+	if err != nil {
+		return nil, corrupt(method, s.tables.Sessions, err)
+	}
+	return sess, nil
+}
+
+// DeleteSession deletes the session with this hash (DeleteItem); a missing
+// session is not an error.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	return s.deleteSessionsItem(ctx, "DeleteSession", hash)
+}
+
+// deleteSessionsItem deletes the sessions table's item with this key (a
+// session, or a failed-login counter); a missing one is not an error.
+func (s *Store) deleteSessionsItem(ctx context.Context, method, hash string) error {
+	if hash == "" {
+		return nil
+	}
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.tables.Sessions,
+		Key:       sessionKey(hash),
+	}, retryTransactionConflicts)
+	if err != nil {
+		return fail(method, "DeleteItem", err, s.tables.Sessions)
+	}
+	return nil
+}
 
 // UpdateSession applies change: one UpdateItem of the session, or, with a
 // consent, one TransactWriteItems that also adds it to the user's record.
@@ -20,21 +85,23 @@ func (s *Store) UpdateSession(ctx context.Context, change *oauth.SessionChange) 
 	return s.changeSession(ctx, "UpdateSession", change, nil)
 }
 
-// changeSession writes change, with the Put of a new code when code is not
-// nil, atomically.
-func (s *Store) changeSession(ctx context.Context, method string, change *oauth.SessionChange, code *put) error {
+// changeSession writes change, with code (the Put of a new code) when it
+// is not nil, atomically: one UpdateItem of the session if that is all,
+// else one TransactWriteItems of code, the session's Update and the
+// user's consent Update.
+func (s *Store) changeSession(ctx context.Context, method string, change *oauth.SessionChange, code *types.Put) error {
 	if change.Hash == "" || change.ConsentClientID != "" && change.Username == "" {
 		return notFound(method, "session")
 	}
 	now := s.now()
-	var actions []transactWriteItem
+	var actions []types.TransactWriteItem
 	if code != nil {
-		actions = append(actions, transactWriteItem{Put: code})
+		actions = append(actions, types.TransactWriteItem{Put: code})
 	}
 	sessionAt := len(actions)
-	actions = append(actions, transactWriteItem{Update: s.sessionUpdate(change, now)})
+	actions = append(actions, types.TransactWriteItem{Update: s.sessionUpdate(change, now)})
 	if change.ConsentClientID != "" {
-		actions = append(actions, transactWriteItem{Update: s.userConsentUpdate(change)})
+		actions = append(actions, types.TransactWriteItem{Update: s.userConsentUpdate(change)})
 	}
 	tables := []string{s.tables.Sessions}
 	if change.ConsentClientID != "" {
@@ -45,7 +112,7 @@ func (s *Store) changeSession(ctx context.Context, method string, change *oauth.
 	}
 
 	if len(actions) == 1 {
-		err := s.writer.Call(ctx, "UpdateItem", actions[0].Update, nil)
+		err := s.update(ctx, actions[0].Update)
 		if _, ok := conditionFailed(err); ok {
 			return notFound(method, "session")
 		}
@@ -82,129 +149,36 @@ func (s *Store) changeSession(ctx context.Context, method string, change *oauth.
 // sessionUpdate is the Update of a live session that moves its idle
 // expiry on and adds the consent, as change says. With neither, it only
 // checks that the session is live.
-func (s *Store) sessionUpdate(change *oauth.SessionChange, now int64) *update {
-	u := &update{
-		TableName:                 s.tables.Sessions,
+func (s *Store) sessionUpdate(change *oauth.SessionChange, now int64) *types.Update {
+	u := &types.Update{
+		TableName:                 &s.tables.Sessions,
 		Key:                       sessionKey(change.Hash),
-		ConditionExpression:       condLiveSession,
+		ConditionExpression:       aws.String(condLiveSession),
 		ExpressionAttributeValues: item{":now": num(now)},
 	}
-	set := "SET expires_at = expires_at"
+	expr := "SET expires_at = expires_at"
 	if !change.IdleExpiresAt.IsZero() {
-		set = "SET expires_at = :idle"
+		expr = "SET expires_at = :idle"
 		u.ExpressionAttributeValues[":idle"] = epoch(change.IdleExpiresAt)
 	}
-	u.UpdateExpression = set
 	if change.ConsentClientID != "" {
-		u.UpdateExpression += " ADD #consent :scopes"
+		expr += " ADD #consent :scopes"
 		u.ExpressionAttributeNames = map[string]string{"#consent": prefixConsent + change.ConsentClientID}
 		u.ExpressionAttributeValues[":scopes"] = consentSet(change.ConsentScopes)
 	}
+	u.UpdateExpression = &expr
 	return u
 }
 
 // userConsentUpdate is the Update that adds change's consent to its
 // user's record, if the user still exists.
-func (s *Store) userConsentUpdate(change *oauth.SessionChange) *update {
-	return &update{
-		TableName:                 s.tables.Users,
+func (s *Store) userConsentUpdate(change *oauth.SessionChange) *types.Update {
+	return &types.Update{
+		TableName:                 &s.tables.Users,
 		Key:                       userKey(change.Username),
-		UpdateExpression:          "ADD #consent :scopes",
-		ConditionExpression:       "attribute_exists(username)",
+		UpdateExpression:          aws.String("ADD #consent :scopes"),
+		ConditionExpression:       aws.String("attribute_exists(username)"),
 		ExpressionAttributeNames:  map[string]string{"#consent": prefixConsent + change.ConsentClientID},
 		ExpressionAttributeValues: item{":scopes": consentSet(change.ConsentScopes)},
 	}
-}
-
-// Failed-login counters live in the sessions table, under keys that cannot
-// be session hashes ("login#…", see oauth's throttle.go), with a failures
-// count and an expires_at that TTL deletes them by.
-
-// LoginFailures returns the live counts of keys: one strongly consistent
-// BatchGetItem.
-func (s *Store) LoginFailures(ctx context.Context, keys ...string) (map[string]int, error) {
-	const method = "LoginFailures"
-	out := make(map[string]int, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	req := make([]item, len(keys))
-	for i, k := range keys {
-		req[i] = sessionKey(k)
-	}
-	found, err := s.batchGet(ctx, method, s.tables.Sessions, attrSessionHash, req...)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	for key, it := range found {
-		r := reader{it: it}
-		n, _ := r.n(attrFailures)
-		if r.err != nil {
-			return nil, corrupt(method, s.tables.Sessions, r.err)
-		}
-		if live(it, now) {
-			out[key] = int(n)
-		}
-	}
-	return out, nil
-}
-
-// AddLoginFailure adds one to each key's counter: an UpdateItem per key
-// that creates a missing counter with expiresAt; a counter that expired
-// but is not yet deleted is replaced by a fresh one (a conditional
-// PutItem).
-func (s *Store) AddLoginFailure(ctx context.Context, expiresAt time.Time, keys ...string) error {
-	for _, k := range keys {
-		if err := s.addLoginFailure(ctx, k, expiresAt); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) addLoginFailure(ctx context.Context, key string, expiresAt time.Time) error {
-	const method = "AddLoginFailure"
-	for range 3 { // a concurrent reset can fail each step once
-		now := num(s.now())
-		err := s.writer.Call(ctx, "UpdateItem", &update{
-			TableName:                 s.tables.Sessions,
-			Key:                       sessionKey(key),
-			UpdateExpression:          "SET expires_at = if_not_exists(expires_at, :exp) ADD failures :one",
-			ConditionExpression:       "attribute_not_exists(session_hash) OR expires_at > :now",
-			ExpressionAttributeValues: item{":exp": epoch(expiresAt), ":one": num(1), ":now": now},
-		}, nil)
-		if _, ok := conditionFailed(err); !ok {
-			if err != nil {
-				return fail(method, "UpdateItem", err, s.tables.Sessions)
-			}
-			return nil
-		}
-		// An expired counter: start it again.
-		it := sessionKey(key)
-		it[attrFailures], it[attrExpiresAt] = num(1), epoch(expiresAt)
-		err = s.writer.Call(ctx, "PutItem", &put{
-			TableName:                 s.tables.Sessions,
-			Item:                      it,
-			ConditionExpression:       "expires_at <= :now",
-			ExpressionAttributeValues: item{":now": now},
-		}, nil)
-		if _, ok := conditionFailed(err); !ok {
-			if err != nil {
-				return fail(method, "PutItem", err, s.tables.Sessions)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("dynamostore: %s: the counter kept changing: %w", method, oauth.ErrUnavailable)
-}
-
-// ClearLoginFailures deletes the counters of keys (a DeleteItem each).
-func (s *Store) ClearLoginFailures(ctx context.Context, keys ...string) error {
-	for _, k := range keys {
-		if err := s.deleteSessionsItem(ctx, "ClearLoginFailures", k); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
-// Package dynamotest gives tests a DynamoDB Local client (an
-// awsjson.Client), a dynamostore.Store on fresh tables, and raw item
-// access for assertions.
+// Package dynamotest gives tests a DynamoDB Local client (the one
+// dynamostore.NewClient configures, so tests run the production retryer),
+// a dynamostore.Store on fresh tables, options that count or fail the
+// client's requests on the wire, and raw item access for assertions.
 //
 // DynamoDB Local is found through AWS_ENDPOINT_URL_DYNAMODB, which `make
 // test` sets after starting it (scripts/dynamodb-local.sh). Without it the
@@ -17,30 +18,38 @@
 //	const EnvEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
 //	const EnvRequired = "GATEHOUSE_TEST_DYNAMODB"
 //	func Endpoint(t testing.TB) string
-//	func Client(t testing.TB, optFns ...func(*awsjson.Options)) *awsjson.Client
+//	func Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client
 //	func Tables() dynamostore.Tables
-//	func NewStore(t testing.TB, optFns ...func(*awsjson.Options)) *dynamostore.Store
-//	func CreateTables(t testing.TB, client *awsjson.Client) dynamostore.Tables
-//	func DeleteTables(t testing.TB, client *awsjson.Client, tables dynamostore.Tables)
-//	type Calls = awsjsontest.Calls // install with Client(t, calls.Option)
+//	func NewStore(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamostore.Store
+//	func CreateTables(t testing.TB, client *dynamodb.Client) dynamostore.Tables
+//	func DeleteTables(t testing.TB, client *dynamodb.Client, tables dynamostore.Tables)
+//
+// Options for Client and NewStore (options.go):
+//
+//	type Calls = awstest.Calls                    // requests by operation, attempts included
+//	func Count(calls *Calls) func(*dynamodb.Options)
+//	func Wrap(wrap func(next http.RoundTripper) http.RoundTripper) func(*dynamodb.Options)
+//	func NoRetryDelay(o *dynamodb.Options)       // the retryer, without its waits
+//	func NoRetryQuota(o *dynamodb.Options)       // the retryer, without its retry quota
+//	func FastRetries(o *dynamodb.Options)        // both
+//	func MaxAttempts(n int) func(*dynamodb.Options)
 //
 // Raw items, for what a test wants to see in a table as DynamoDB holds it
 // (items.go):
 //
-//	type AttributeValue struct{ Type string; Value json.RawMessage }
-//	func S(v string) AttributeValue
-//	func N(v int64) AttributeValue
-//	func BOOL(v bool) AttributeValue
-//	func (v AttributeValue) String() string // S:abc, N:42, BOOL:true, L:[{"S":"a"}]
-//	type Item map[string]AttributeValue
-//	func (it Item) Type(name string) string         // "" if absent
-//	func (it Item) S(name string) string            // "" if absent or not an S
-//	func (it Item) N(name string) (int64, bool)     // false if absent, not an N or not an integer
-//	func (it Item) BOOL(name string) bool           // false if absent or not a BOOL
-//	func (it Item) String() string                  // {name=S:abc, …}, sorted by name
-//	func GetItem(t testing.TB, client *awsjson.Client, table string, key Item) Item  // nil if none
-//	func ScanItems(t testing.TB, client *awsjson.Client, table string) []Item
-//	func PutItem(t testing.TB, client *awsjson.Client, table string, it Item)
+//	type Item map[string]types.AttributeValue
+//	func S(v string) types.AttributeValue
+//	func N(v int64) types.AttributeValue
+//	func BOOL(v bool) types.AttributeValue
+//	func SS(vs ...string) types.AttributeValue
+//	func (it Item) Type(name string) string       // "S", "N", …; "" if absent
+//	func (it Item) S(name string) string          // "" if absent or not an S
+//	func (it Item) N(name string) (int64, bool)   // false if absent, not an N or not an integer
+//	func (it Item) BOOL(name string) bool         // false if absent or not a BOOL
+//	func (it Item) String() string                // {name=S:abc, …}, sorted by name
+//	func GetItem(t testing.TB, client *dynamodb.Client, table string, key Item) Item  // nil if none
+//	func ScanItems(t testing.TB, client *dynamodb.Client, table string) []Item
+//	func PutItem(t testing.TB, client *dynamodb.Client, table string, it Item)
 //
 // For example, the grant id of an authorization code and the live refresh
 // tokens of a grant:
@@ -57,20 +66,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
-	"github.com/gatehouse/gatehouse/shared/awsjson/awsjsontest"
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 // EnvEndpoint is the variable naming DynamoDB Local's URL, the one the AWS
-// SDK (and awsjson) reads.
+// SDK reads.
 const EnvEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
 
 // EnvRequired, set to 1, makes a missing DynamoDB Local fail the tests
@@ -94,30 +104,20 @@ func Endpoint(t testing.TB) string {
 	return ""
 }
 
-// Client returns a client of dynamostore.Service for DynamoDB Local,
+// Client returns dynamostore.NewClient's client for DynamoDB Local,
 // skipping t without one (see Endpoint). Credentials and region come from
 // the usual variables, or are dummies ("local", us-east-1); the shared AWS
-// config files are not read. optFns tune its awsjson.Options: a Calls
-// counter (calls.Option), a fault injector (awsjsontest.Wrap), MaxAttempts
-// or Backoff.
-func Client(t testing.TB, optFns ...func(*awsjson.Options)) *awsjson.Client {
+// config files are not read. optFns apply last: a counter (Count), a fault
+// injector (Wrap), FastRetries, MaxAttempts, or any other SDK option.
+func Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	t.Helper()
-	endpoint := Endpoint(t)
 	cfg := aws.Config{
 		Region:       envOr("AWS_REGION", envOr("AWS_DEFAULT_REGION", "us-east-1")),
-		BaseEndpoint: aws.String(endpoint),
+		BaseEndpoint: aws.String(Endpoint(t)),
 		Credentials: credentials.NewStaticCredentialsProvider(
 			envOr("AWS_ACCESS_KEY_ID", "local"), envOr("AWS_SECRET_ACCESS_KEY", "local"), ""),
 	}
-	var opts awsjson.Options
-	for _, fn := range optFns {
-		fn(&opts)
-	}
-	client, err := awsjson.New(cfg, dynamostore.Service, opts)
-	if err != nil {
-		t.Fatalf("DynamoDB Local client: %v", err)
-	}
-	return client
+	return dynamostore.NewClient(cfg, optFns...)
 }
 
 func envOr(name, fallback string) string {
@@ -147,7 +147,7 @@ func Tables() dynamostore.Tables {
 // Local (see Endpoint). optFns configure its client, as in Client; the
 // tables are created and deleted through a plain client, so counters and
 // fault injectors see only the store's calls.
-func NewStore(t testing.TB, optFns ...func(*awsjson.Options)) *dynamostore.Store {
+func NewStore(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamostore.Store {
 	t.Helper()
 	tables := CreateTables(t, Client(t))
 	return dynamostore.New(Client(t, optFns...), tables)
@@ -156,7 +156,7 @@ func NewStore(t testing.TB, optFns ...func(*awsjson.Options)) *dynamostore.Store
 // CreateTables creates a fresh, uniquely named set of tables with
 // dynamostore's CreateTables and returns their names; t's cleanup deletes
 // them.
-func CreateTables(t testing.TB, client *awsjson.Client) dynamostore.Tables {
+func CreateTables(t testing.TB, client *dynamodb.Client) dynamostore.Tables {
 	t.Helper()
 	tables := Tables()
 	t.Cleanup(func() { DeleteTables(t, client, tables) })
@@ -168,24 +168,17 @@ func CreateTables(t testing.TB, client *awsjson.Client) dynamostore.Tables {
 	return tables
 }
 
-// DeleteTables deletes the tables, reporting failures other than a table
-// that does not exist.
-func DeleteTables(t testing.TB, client *awsjson.Client, tables dynamostore.Tables) {
+// DeleteTables deletes the tables (DeleteTable), reporting failures other
+// than a table that does not exist.
+func DeleteTables(t testing.TB, client *dynamodb.Client, tables dynamostore.Tables) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, name := range []string{tables.Clients, tables.Users, tables.Codes, tables.Tokens, tables.Sessions} {
-		err := client.Call(ctx, "DeleteTable", struct{ TableName string }{name}, nil)
-		if err != nil && awsjson.ErrorCode(err) != "ResourceNotFoundException" {
+		_, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &name})
+		var rnf *types.ResourceNotFoundException
+		if err != nil && !errors.As(err, &rnf) {
 			t.Errorf("deleting test table %s: %v", name, err)
 		}
 	}
 }
-
-// Calls counts the DynamoDB requests a client sends, by operation
-// ("GetItem", "TransactWriteItems", ...): every attempt counts, retries
-// included, when they reach the counter (see awsjsontest.Wrap for the
-// order of wrappers). Install it with Client(t, calls.Option) and read it
-// with Count, Total, Counts and Reset; the zero value is ready, and it is
-// safe for concurrent use.
-type Calls = awsjsontest.Calls

@@ -2,7 +2,6 @@ package dynamotest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,108 +9,68 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// AttributeValue is one DynamoDB attribute value as DynamoDB's JSON has
-// it: an object with one member, named by the value's type. Type is that
-// name ("S", "N", "BOOL", "L", "M", "SS", "NULL", …) and Value its raw
-// JSON: {"S":"abc"} is {Type: "S", Value: `"abc"`}, {"N":"42"} is
-// {Type: "N", Value: `"42"`} (numbers travel as strings). Read nested
-// values (L, M) by unmarshalling Value into []AttributeValue or
-// map[string]AttributeValue.
-type AttributeValue struct {
-	Type  string
-	Value json.RawMessage
-}
+// Item is one DynamoDB item, or a key, as the SDK holds it: attribute
+// values by name. Its methods read attributes of one type.
+type Item map[string]types.AttributeValue
 
 // S is a string attribute value.
-func S(v string) AttributeValue { return raw("S", v) }
+func S(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
 // N is a number attribute value.
-func N(v int64) AttributeValue { return raw("N", strconv.FormatInt(v, 10)) }
+func N(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 // BOOL is a boolean attribute value.
-func BOOL(v bool) AttributeValue { return raw("BOOL", v) }
+func BOOL(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
 
-func raw(typ string, v any) AttributeValue {
-	data, _ := json.Marshal(v) // strings and bools always marshal
-	return AttributeValue{Type: typ, Value: data}
+// SS is a string set attribute value.
+func SS(vs ...string) types.AttributeValue { return &types.AttributeValueMemberSS{Value: vs} }
+
+// Type returns the type of attribute name ("S", "N", "BOOL", "L", "SS",
+// …), "" if absent.
+func (it Item) Type(name string) string {
+	v, ok := it[name]
+	if !ok {
+		return ""
+	}
+	typ, _ := show(v)
+	return typ
 }
-
-// MarshalJSON writes v as DynamoDB JSON.
-func (v AttributeValue) MarshalJSON() ([]byte, error) {
-	if v.Type == "" || len(v.Value) == 0 {
-		return nil, fmt.Errorf("dynamotest: attribute value without a type or value")
-	}
-	return json.Marshal(map[string]json.RawMessage{v.Type: v.Value})
-}
-
-// UnmarshalJSON reads DynamoDB JSON; an object of other than one member is
-// an error.
-func (v *AttributeValue) UnmarshalJSON(data []byte) error {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(data, &members); err != nil {
-		return err
-	}
-	if len(members) != 1 {
-		return fmt.Errorf("dynamotest: attribute value with %d members, want 1: %s", len(members), data)
-	}
-	for typ, val := range members {
-		*v = AttributeValue{Type: typ, Value: val}
-	}
-	return nil
-}
-
-// String shows v as TYPE:value: S:abc, N:42, BOOL:true, and the raw JSON
-// of other types (L:[{"S":"a"}]).
-func (v AttributeValue) String() string {
-	if v.Type == "S" || v.Type == "N" {
-		var s string
-		if json.Unmarshal(v.Value, &s) == nil {
-			return v.Type + ":" + s
-		}
-	}
-	return v.Type + ":" + string(v.Value)
-}
-
-// Item is one DynamoDB item, or a key: attribute values by name.
-type Item map[string]AttributeValue
-
-// Type returns the type of attribute name ("S", "N", …), "" if absent.
-func (it Item) Type(name string) string { return it[name].Type }
 
 // S returns the string attribute name, "" if it is absent or not an S.
 func (it Item) S(name string) string {
-	var s string
-	if v := it[name]; v.Type != "S" || json.Unmarshal(v.Value, &s) != nil {
-		return ""
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
 	}
-	return s
+	return ""
 }
 
 // N returns the integer attribute name, and false if it is absent, not an
 // N or not an integer.
 func (it Item) N(name string) (int64, bool) {
-	var s string
-	if v := it[name]; v.Type != "N" || json.Unmarshal(v.Value, &s) != nil {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := strconv.ParseInt(v.Value, 10, 64)
 	return n, err == nil
 }
 
 // BOOL returns the boolean attribute name, false if it is absent or not a
 // BOOL (tell those apart with Type).
 func (it Item) BOOL(name string) bool {
-	var b bool
-	if v := it[name]; v.Type != "BOOL" || json.Unmarshal(v.Value, &b) != nil {
-		return false
-	}
-	return b
+	v, ok := it[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
 }
 
-// String shows the item's attributes sorted by name: {a=S:x, b=N:1}.
+// String shows the item's attributes sorted by name, each as TYPE:value:
+// {a=S:x, b=N:1, c=BOOL:true, d=L:[S:y], e=SS:[p q]}.
 func (it Item) String() string {
 	names := make([]string, 0, len(it))
 	for name := range it {
@@ -120,67 +79,88 @@ func (it Item) String() string {
 	slices.Sort(names)
 	parts := make([]string, len(names))
 	for i, name := range names {
-		parts[i] = name + "=" + it[name].String()
+		typ, val := show(it[name])
+		parts[i] = name + "=" + typ + ":" + val
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// GetItem reads the item with this key from table, strongly consistent,
-// and returns it, nil if there is none. An error fails t.
-func GetItem(t testing.TB, client *awsjson.Client, table string, key Item) Item {
+// show returns the type of v and its value as text.
+func show(v types.AttributeValue) (typ, val string) {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return "S", v.Value
+	case *types.AttributeValueMemberN:
+		return "N", v.Value
+	case *types.AttributeValueMemberBOOL:
+		return "BOOL", strconv.FormatBool(v.Value)
+	case *types.AttributeValueMemberNULL:
+		return "NULL", "true"
+	case *types.AttributeValueMemberB:
+		return "B", fmt.Sprintf("%x", v.Value)
+	case *types.AttributeValueMemberSS:
+		return "SS", fmt.Sprint(v.Value)
+	case *types.AttributeValueMemberNS:
+		return "NS", fmt.Sprint(v.Value)
+	case *types.AttributeValueMemberL:
+		parts := make([]string, len(v.Value))
+		for i, e := range v.Value {
+			t, s := show(e)
+			parts[i] = t + ":" + s
+		}
+		return "L", "[" + strings.Join(parts, " ") + "]"
+	case *types.AttributeValueMemberM:
+		return "M", Item(v.Value).String()
+	}
+	return fmt.Sprintf("%T", v), "?"
+}
+
+// GetItem reads the item with this key from table, strongly consistent
+// (GetItem), and returns it, nil if there is none. An error fails t.
+func GetItem(t testing.TB, client *dynamodb.Client, table string, key Item) Item {
 	t.Helper()
-	var out struct{ Item Item }
-	in := struct {
-		TableName      string
-		Key            Item
-		ConsistentRead bool
-	}{table, key, true}
-	call(t, client, "GetItem", table, in, &out)
+	ctx, cancel := helperContext()
+	defer cancel()
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("dynamotest: GetItem %s: %v", table, err)
+	}
 	return out.Item
 }
 
 // ScanItems returns every item of table: a strongly consistent Scan, page
 // by page. An error fails t.
-func ScanItems(t testing.TB, client *awsjson.Client, table string) []Item {
+func ScanItems(t testing.TB, client *dynamodb.Client, table string) []Item {
 	t.Helper()
-	var items []Item
-	in := struct {
-		TableName         string
-		ConsistentRead    bool
-		ExclusiveStartKey Item `json:",omitempty"`
-	}{TableName: table, ConsistentRead: true}
-	for {
-		var page struct {
-			Items            []Item
-			LastEvaluatedKey Item
-		}
-		call(t, client, "Scan", table, in, &page)
-		items = append(items, page.Items...)
-		if len(page.LastEvaluatedKey) == 0 {
-			return items
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
-}
-
-// PutItem writes it to table, unconditionally: for items a store would
-// not write (of the wrong shape, say). An error fails t.
-func PutItem(t testing.TB, client *awsjson.Client, table string, it Item) {
-	t.Helper()
-	in := struct {
-		TableName string
-		Item      Item
-	}{table, it}
-	call(t, client, "PutItem", table, in, nil)
-}
-
-// call performs operation op of a helper on table, failing t on error.
-// (Not t's context: helpers may run in t's cleanup, after it is done.)
-func call(t testing.TB, client *awsjson.Client, op, table string, in, out any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := helperContext()
 	defer cancel()
-	if err := client.Call(ctx, op, in, out); err != nil {
-		t.Fatalf("dynamotest: %s %s: %v", op, table, err)
+	var items []Item
+	pages := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: &table, ConsistentRead: aws.Bool(true)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("dynamotest: Scan %s: %v", table, err)
+		}
+		for _, it := range page.Items {
+			items = append(items, it)
+		}
 	}
+	return items
+}
+
+// PutItem writes it to table, unconditionally (PutItem): for items a store
+// would not write (of the wrong shape, say). An error fails t.
+func PutItem(t testing.TB, client *dynamodb.Client, table string, it Item) {
+	t.Helper()
+	ctx, cancel := helperContext()
+	defer cancel()
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
+		t.Fatalf("dynamotest: PutItem %s: %v", table, err)
+	}
+}
+
+// helperContext is the context of a helper's call: not t's, since helpers
+// may run in t's cleanup, after it is done.
+func helperContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), time.Minute)
 }
