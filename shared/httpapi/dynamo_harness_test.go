@@ -3,16 +3,16 @@ package httpapi_test
 // A test server on DynamoDB Local: the same fixtures and browser helpers as
 // newTestServer, with the grant library running on dynamostore (fresh
 // tables from dynamotest) behind clientcache, as in a warm Lambda. The
-// store's awsjson client sends its requests through two http.RoundTrippers
-// (awsjsontest.Wrap): dynamotest.Calls, which counts them by operation,
-// and a faultInjector, which traces the DynamoDB operations of one chosen
-// HTTP request and can fail one of them on the wire, as DynamoDB or the
-// network would. Tests using it skip without DynamoDB Local, and fail
+// store's client is dynamostore.NewClient's, the SDK's DynamoDB client
+// with the production retryer (without its waits and retry quota:
+// dynamotest.FastRetries); it sends its requests through two
+// http.RoundTrippers in its HTTP client (dynamotest.Wrap):
+// dynamotest.Calls, which counts them by operation, and a faultInjector,
+// which traces the DynamoDB operations of one chosen HTTP request and can
+// fail one of them on the wire, as DynamoDB or the network would. Tests using it skip without DynamoDB Local, and fail
 // under CI=true or GATEHOUSE_TEST_DYNAMODB=1 (see dynamotest).
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,8 +27,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/shared/awsjson"
-	"github.com/gatehouse/gatehouse/shared/awsjson/awsjsontest"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/gatehouse/gatehouse/shared/awstest"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
 	"github.com/gatehouse/gatehouse/shared/store/clientcache"
@@ -40,12 +41,12 @@ import (
 const clientCacheTTL = time.Minute
 
 // dynamoMaxAttempts is how often the server's DynamoDB client sends an
-// operation before it gives up: awsjson's default, as in production, but
-// without backoff delays (noBackoff), so that a fault on every attempt
-// costs the tests nothing.
-const dynamoMaxAttempts = awsjson.DefaultMaxAttempts
-
-func noBackoff(int) time.Duration { return 0 }
+// operation before it gives up: as in production, but without backoff
+// delays, so that a fault on every attempt costs the tests nothing, and
+// without the retry quota, which the fault matrix, sending more failures
+// through one client than a container meets, would use up
+// (dynamotest.FastRetries).
+const dynamoMaxAttempts = dynamostore.MaxAttempts
 
 // dynamoServer is a testServer on dynamostore and DynamoDB Local.
 type dynamoServer struct {
@@ -56,7 +57,7 @@ type dynamoServer struct {
 	Tables  dynamostore.Tables
 	// DB is a plain client on the same database (no counting, no faults),
 	// for the tests' own reads.
-	DB     *awsjson.Client
+	DB     *dynamodb.Client
 	Calls  *dynamotest.Calls
 	Faults *faultInjector
 }
@@ -70,8 +71,8 @@ func newDynamoServer(t *testing.T, configure ...func(*oauth.Config)) *dynamoServ
 
 // newDynamoServerWith is newDynamoServer with further options for the
 // server's DynamoDB client (retries, say), applied after the defaults
-// (dynamoMaxAttempts attempts, no backoff) and the two round trippers.
-func newDynamoServerWith(t *testing.T, clientOpts []func(*awsjson.Options), configure ...func(*oauth.Config)) *dynamoServer {
+// (dynamotest.FastRetries) and the two round trippers.
+func newDynamoServerWith(t *testing.T, clientOpts []func(*dynamodb.Options), configure ...func(*oauth.Config)) *dynamoServer {
 	t.Helper()
 	signer, err := localsigner.New(localsigner.RS256)
 	if err != nil {
@@ -82,28 +83,23 @@ func newDynamoServerWith(t *testing.T, clientOpts []func(*awsjson.Options), conf
 
 // newDynamoServerSigned is newDynamoServerWith with a caller-chosen signer
 // (a kmssigner on the KMS double, say).
-func newDynamoServerSigned(t *testing.T, signer oauth.Signer, clientOpts []func(*awsjson.Options), configure ...func(*oauth.Config)) *dynamoServer {
+func newDynamoServerSigned(t *testing.T, signer oauth.Signer, clientOpts []func(*dynamodb.Options), configure ...func(*oauth.Config)) *dynamoServer {
 	t.Helper()
 	plain := dynamotest.Client(t)
 	tables := dynamotest.CreateTables(t, plain)
 	ds := &dynamoServer{
 		Tables: tables,
 		DB:     plain,
-		Calls:  awsjsontest.NewCalls(),
+		Calls:  awstest.NewCalls(),
 		Faults: newFaultInjector(tables),
 	}
 	// The last option applied sees a request first: Calls counts every
 	// attempt the client makes, those the injector answers included.
-	opts := []func(*awsjson.Options){
-		func(o *awsjson.Options) { o.MaxAttempts, o.Backoff = dynamoMaxAttempts, noBackoff },
+	opts := []func(*dynamodb.Options){
+		dynamotest.FastRetries,
 		ds.Faults.Option,
-		ds.Calls.Option,
+		dynamotest.Count(ds.Calls),
 	}
-	var applied awsjson.Options
-	for _, fn := range append(opts, clientOpts...) {
-		fn(&applied)
-	}
-	ds.Faults.maxAttempts = cmp.Or(applied.MaxAttempts, awsjson.DefaultMaxAttempts)
 	client := dynamotest.Client(t, append(opts, clientOpts...)...)
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	ds.Backing = dynamostore.New(client, tables)
@@ -274,17 +270,12 @@ func (e dynamoError) String() string {
 	return fmt.Sprintf("HTTP %d %s", e.status, e.code)
 }
 
-// retried reports whether the client retries the error.
-func (e dynamoError) retried() bool {
-	return e.network != nil || e.status >= 500 || retriedCodes[e.code]
-}
-
 // respond answers r with the error.
 func (e dynamoError) respond(r *http.Request) (*http.Response, error) {
 	if e.network != nil {
 		return nil, e.network
 	}
-	return awsjsontest.ErrorResponse(r, e.status, "com.amazonaws.dynamodb.v20120810#"+e.code, e.message), nil
+	return awstest.ErrorResponse(r, e.status, "com.amazonaws.dynamodb.v20120810#"+e.code, e.message), nil
 }
 
 // fault fails operation number at (from 1) of a traced request, and the
@@ -297,27 +288,22 @@ type fault struct {
 }
 
 // faultInjector is an http.RoundTripper in front of the server's DynamoDB
-// client's transport. It acts only on requests whose context carries a
-// requestTrace: Handler puts the one Next armed into the context of the
-// next HTTP request, and the store passes that context (or one derived
-// from it, such as abandonGrant's) to the client, which sends every
-// attempt with it. So the trace covers every DynamoDB operation of that
-// request, and nothing else.
+// client's HTTP client (the SDK's Options.HTTPClient). It acts only on
+// requests whose context carries a requestTrace: Handler puts the one Next
+// armed into the context of the next HTTP request, and the store passes
+// that context (or one derived from it, such as abandonGrant's) to the
+// SDK, which sends every attempt with it. So the trace covers every
+// DynamoDB operation of that request, and nothing else.
 //
-// The injector sees attempts, not operations: it counts an attempt as a
-// retry of an operation when its target and body are those of an earlier
-// attempt of the same request that failed in a way the client retries
-// (throttling, a 5xx, a conflict, a network error), and that operation
-// has attempts left. (awsjson sends the same body on every attempt, and
-// the store makes every call's body unique where it matters: each
-// TransactWriteItems carries its own ClientRequestToken.) A fault strikes
-// every attempt of its operation, except lostThenRetried's: an injected
-// error is the operation's final result, after all the retries the client
-// makes, as when DynamoDB keeps failing.
+// The injector sees attempts, and tells operations apart by the SDK's
+// amz-sdk-invocation-id, which every attempt of one operation call
+// carries and no other call does. A fault strikes every attempt of its
+// operation, except lostThenRetried's: an injected error is the
+// operation's final result, after all the retries the client makes, as
+// when DynamoDB keeps failing.
 type faultInjector struct {
-	short       map[string]string // table name -> "codes", "tokens", ...
-	armed       atomic.Pointer[requestTrace]
-	maxAttempts int // of the client
+	short map[string]string // table name -> "codes", "tokens", ...
+	armed atomic.Pointer[requestTrace]
 }
 
 func newFaultInjector(tables dynamostore.Tables) *faultInjector {
@@ -329,7 +315,7 @@ func newFaultInjector(tables dynamostore.Tables) *faultInjector {
 
 // Next arms a trace, with fault f if not nil, for the next HTTP request.
 func (fi *faultInjector) Next(f *fault) *requestTrace {
-	tr := &requestTrace{fault: f, maxAttempts: fi.maxAttempts, pending: map[string]*opTrace{}}
+	tr := &requestTrace{fault: f, byCall: map[string]*opTrace{}}
 	fi.armed.Store(tr)
 	return tr
 }
@@ -348,9 +334,9 @@ func (fi *faultInjector) Handler(next http.Handler) http.Handler {
 }
 
 // Option installs the injector on a DynamoDB client.
-func (fi *faultInjector) Option(o *awsjson.Options) {
-	awsjsontest.Wrap(func(next http.RoundTripper) http.RoundTripper {
-		return awsjsontest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
+func (fi *faultInjector) Option(o *dynamodb.Options) {
+	dynamotest.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		return awstest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return fi.roundTrip(next, r)
 		})
 	})(o)
@@ -361,14 +347,11 @@ func (fi *faultInjector) roundTrip(next http.RoundTripper, r *http.Request) (*ht
 	if tr == nil {
 		return next.RoundTrip(r)
 	}
-	op := awsjsontest.Operation(r)
-	body := awsjsontest.Body(r)
-	o, attempt, f := tr.begin(op, body, fi.label(op, body))
-
+	op := awstest.Operation(r)
+	o, attempt, f := tr.begin(awstest.InvocationID(r), op, fi.label(op, awstest.Body(r)))
 	switch {
 	case f != nil && f.mode == beforeSend:
 		r.Body.Close()
-		tr.end(o, body, 0, f.err.retried())
 		return f.err.respond(r)
 	case f != nil && (f.mode == afterSend || f.mode == lostThenRetried && attempt == 1):
 		resp, err := next.RoundTrip(r)
@@ -378,48 +361,18 @@ func (fi *faultInjector) roundTrip(next http.RoundTripper, r *http.Request) (*ht
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		tr.end(o, body, status, f.err.retried())
+		tr.sent(o, status)
 		return f.err.respond(r)
+	case f != nil:
+		resp, err := next.RoundTrip(r)
+		status := -1
+		if err == nil {
+			status = resp.StatusCode
+		}
+		tr.sent(o, status)
+		return resp, err
 	}
-	resp, err := next.RoundTrip(r)
-	if err != nil {
-		tr.end(o, body, -1, true)
-		return nil, err
-	}
-	// Read the error code of a failure, to tell whether the client will
-	// retry it; keep the body for the client.
-	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(data))
-	if err != nil {
-		tr.end(o, body, -1, true)
-		return resp, nil
-	}
-	retried := resp.StatusCode >= 500 || resp.StatusCode != http.StatusOK && retriedCodes[errorCode(data)]
-	tr.end(o, body, resp.StatusCode, retried)
-	return resp, nil
-}
-
-// retriedCodes are the error codes of DynamoDB's 4xx responses that the
-// store's client retries: throttling (awsjson retries the SDK's throttling
-// codes) and, for the store's single-item writes, transaction conflicts.
-var retriedCodes = map[string]bool{
-	"ThrottlingException":                    true,
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-	"LimitExceededException":                 true,
-	"TransactionInProgressException":         true,
-	"TransactionConflictException":           true,
-}
-
-// errorCode returns the code of a DynamoDB error response's body, without
-// its namespace.
-func errorCode(body []byte) string {
-	var e struct {
-		Type string `json:"__type"`
-	}
-	_ = json.Unmarshal(body, &e)
-	return e.Type[strings.LastIndexByte(e.Type, '#')+1:]
+	return next.RoundTrip(r)
 }
 
 // label names an operation and the tables it touches, as its JSON body
@@ -464,15 +417,12 @@ func (fi *faultInjector) label(op string, body []byte) string {
 // requestTrace records the DynamoDB operations of one HTTP request, and
 // their attempts, and injects its fault, if any.
 type requestTrace struct {
-	fault       *fault
-	maxAttempts int
+	fault *fault
 
-	mu  sync.Mutex
-	ops []*opTrace // in order
-	// pending holds, by target and body, the operations whose last attempt
-	// failed in a way the client retries.
-	pending map[string]*opTrace
-	failed  *opTrace // the operation the fault hit
+	mu     sync.Mutex
+	ops    []*opTrace          // in order
+	byCall map[string]*opTrace // by amz-sdk-invocation-id
+	failed *opTrace            // the operation the fault hit
 }
 
 // opTrace is one operation of a traced request.
@@ -482,21 +432,21 @@ type opTrace struct {
 	fault    *fault // striking it, if any
 	attempts int
 	// sent holds DynamoDB's status for each attempt that reached it
-	// (-1: no response), for the operations a fault hit after sending.
+	// (-1: no response), for the operations a fault hit.
 	sent []int
 }
 
-// begin records an attempt of an operation: a retry of a pending one, or
-// a new one. It returns the operation, the attempt's number (from 1) and
-// the fault to inject, if any.
-func (tr *requestTrace) begin(op string, body []byte, label string) (*opTrace, int, *fault) {
+// begin records an attempt of the operation call id: a retry of one seen
+// before, or a new one. It returns the operation, the attempt's number
+// (from 1) and the fault to inject, if any.
+func (tr *requestTrace) begin(id, op, label string) (*opTrace, int, *fault) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	key := op + "\n" + string(body)
-	o := tr.pending[key]
-	if o == nil || o.attempts >= tr.maxAttempts {
+	o := tr.byCall[id]
+	if o == nil || id == "" {
 		o = &opTrace{label: label, op: op}
 		tr.ops = append(tr.ops, o)
+		tr.byCall[id] = o
 		n := len(tr.ops)
 		switch {
 		case tr.fault == nil:
@@ -507,23 +457,16 @@ func (tr *requestTrace) begin(op string, body []byte, label string) (*opTrace, i
 			o.fault = &fault{at: n, mode: beforeSend, err: tr.fault.err}
 		}
 	}
-	delete(tr.pending, key)
 	o.attempts++
 	return o, o.attempts, o.fault
 }
 
-// end records the outcome of an attempt of o: the status DynamoDB gave it
-// (0 if it never reached DynamoDB, -1 if no response came back), and
-// whether the client will retry what it got back.
-func (tr *requestTrace) end(o *opTrace, body []byte, status int, retried bool) {
+// sent records DynamoDB's status for an attempt of o that reached it (-1
+// if no response came back).
+func (tr *requestTrace) sent(o *opTrace, status int) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	if o.fault != nil && status != 0 {
-		o.sent = append(o.sent, status)
-	}
-	if retried {
-		tr.pending[o.op+"\n"+string(body)] = o
-	}
+	o.sent = append(o.sent, status)
 }
 
 // Ops returns the labels of the operations, in order.

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/gatehouse/gatehouse/shared/awsjson"
 )
 
 // faultKinds are the errors injected into DynamoDB operations, as they
@@ -310,9 +308,7 @@ func grantOf(t *testing.T, rt string) string {
 // that succeeded, not as a second redemption: the client gets its tokens,
 // live, and the grant stays whole.
 func TestDynamoFaultsLostResponseRetried(t *testing.T) {
-	ds := newDynamoServerWith(t, []func(*awsjson.Options){func(o *awsjson.Options) {
-		o.MaxAttempts, o.Backoff = awsjson.DefaultMaxAttempts, noBackoff
-	}})
+	ds := newDynamoServer(t)
 	ds.ccToken("read")
 	ds.tokens("read")
 	for _, c := range []struct {
