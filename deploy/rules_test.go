@@ -612,7 +612,7 @@ func checkTables(t *template, p *project) []string {
 }
 
 // The KMS actions each function needs on the signing key and on the
-// verification-only keys. Only the token function signs (DESIGN.md), and
+// verification-only keys. Only the token function signs (docs/design.md), and
 // reads only the signing key's public half (for the kid); the functions
 // that verify tokens or publish the keys read every public key. Authorize
 // gets nothing, although the implicit grant issues a token there: see the
@@ -769,7 +769,7 @@ func checkIAM(t *template, p *project) []string {
 					}
 					switch {
 					case op == "Sign":
-						problems = append(problems, fmt.Sprintf("%s has kms:Sign: only the token function may sign (DESIGN.md, least privilege)", name))
+						problems = append(problems, fmt.Sprintf("%s has kms:Sign: only the token function may sign (docs/design.md, least privilege)", name))
 					case len(exp) == 0 && len(wantOps) == 0:
 						problems = append(problems, fmt.Sprintf("%s has kms:%s, but %s needs no KMS access (see the implicit-grant note in template.yaml)", name, op, endpoint))
 					default:

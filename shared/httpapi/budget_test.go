@@ -14,7 +14,7 @@ import (
 
 // TestDynamoCallBudget counts the DynamoDB operations each request makes on
 // a warm server (the client cache already holds the client) and fails past
-// DESIGN.md's budget ("Remote calls are the latency and the bill"). It
+// docs/design.md's budget ("Remote calls are the latency and the bill"). It
 // also pins the exact operations, so a change that adds one, even within
 // budget, shows up here. Operations are counted on the wire (see
 // faultInjector), where each must be a single request. BENCHMARKS.md's "DynamoDB calls per request"

@@ -47,7 +47,7 @@ var faultKinds = []struct {
 
 // TestDynamoFaults fails each DynamoDB operation of the code exchange and
 // of the refresh, before it reaches DynamoDB and after it committed there
-// (the response lost), and checks DESIGN.md's "No partial state" by what a
+// (the response lost), and checks docs/design.md's "No partial state" by what a
 // client or an attacker could reach afterwards:
 //
 //   - the client gets a 5xx OAuth JSON error, never a token;

@@ -17,7 +17,7 @@ import (
 
 // TestKMSCallBudget counts the KMS calls of each request, on the KMS
 // double's counters and on the client's side (shared/awstest, in the SDK
-// client's HTTPClient), against DESIGN.md's budget ("Remote calls are the
+// client's HTTPClient), against docs/design.md's budget ("Remote calls are the
 // latency and the bill"): one Sign per issued token and nothing else on a
 // warm container; no KMS call at all for the JWKS, the metadata,
 // introspection, revocation or the authorization endpoint. A cold
@@ -137,7 +137,7 @@ func TestKMSCallBudget(t *testing.T) {
 	measure("cold container: JWKS after the first token", true, 0, 0, func() response { return cold.get(nil, oauth.PathJWKS) }, isOK)
 	measure("cold container: second token", true, 1, 0, cc(cold), isOK)
 
-	// Not in DESIGN.md's budget, pinned all the same: what a container
+	// Not in docs/design.md's budget, pinned all the same: what a container
 	// that has not signed yet pays once, and a rotation's verify key.
 	coldJWKS := d.container(t, kmsSignerOn(t, client, "RS256", keyID))
 	measure("cold container: first request is the JWKS (not budgeted)", false, 0, 1,

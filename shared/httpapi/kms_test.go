@@ -518,7 +518,7 @@ func wantKMSCalls(t *testing.T, k *kmstest.Server, sign, getPublicKey int) {
 
 // TestKMSSignFailures fails KMS Sign (an injected error, or the key
 // disabled) on a warm server, for client_credentials, the code exchange
-// and the refresh, and checks DESIGN.md's "No partial state": the client
+// and the refresh, and checks docs/design.md's "No partial state": the client
 // gets the OAuth error the fault maps to, nothing is written, and once KMS
 // is back the SAME code is still redeemable and the SAME refresh token
 // still refreshes (its earlier access token still active), with no refresh

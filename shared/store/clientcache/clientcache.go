@@ -1,6 +1,6 @@
 // Package clientcache caches client records in a warm Lambda container, so
 // the token endpoint's client_credentials grant costs no DynamoDB read for
-// a client seen in the last few seconds (DESIGN.md: "On a warm container
+// a client seen in the last few seconds (docs/design.md: "On a warm container
 // the client record ... is cached (short, configurable TTL)").
 //
 // The trade-off: a cached client is served as it was when it was read. A
