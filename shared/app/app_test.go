@@ -12,12 +12,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/app/stores"
-	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
-	"github.com/gatehouse/gatehouse/shared/passwords"
-	"github.com/gatehouse/gatehouse/shared/store/memstore"
 	"github.com/gatehouse/gatehouse/shared/config"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
+	"github.com/gatehouse/gatehouse/shared/store/memstore"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
