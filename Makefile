@@ -33,7 +33,7 @@ define lambda-build
 CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
 endef
 
-.PHONY: all run dev-dynamodb test test-deps screenshots build $(FUNCTIONS:%=$(BIN)/%/bootstrap) \
+.PHONY: all run dev-dynamodb test test-deps screenshots generate build $(FUNCTIONS:%=$(BIN)/%/bootstrap) \
 	build-AuthorizeFunction build-TokenFunction build-IntrospectFunction build-RevokeFunction build-MetadataFunction \
 	lint bench coldstart deploy clean
 
@@ -132,6 +132,15 @@ SCREENSHOTS := docs/screenshots
 screenshots:
 	@$(CHROMIUM) path >/dev/null || { echo "make screenshots: needs Chromium: scripts/chromium.sh install" >&2; exit 1; }
 	GATEHOUSE_SCREENSHOTS=$(SCREENSHOTS) GATEHOUSE_TEST_BROWSER=1 $(GO) test -count=1 -run '^TestBrowser$$/^screenshots$$' -v ./shared/httpapi/
+
+# generate compiles the pages' templ templates (shared/httpapi/pages/*.templ)
+# into the Go files beside them (*_templ.go), with the templ generator at the
+# version go.mod requires, so the generated code always matches the templ
+# runtime it is built with. Run it after changing a template, and commit the
+# *_templ.go files: building needs no templ tool, and TestGeneratedCode fails
+# when they are stale.
+generate:
+	$(GO) run github.com/a-h/templ/cmd/templ@$$($(GO) list -m -f '{{.Version}}' github.com/a-h/templ) generate -path shared/httpapi/pages
 
 build: $(FUNCTIONS:%=$(BIN)/%/bootstrap)
 
