@@ -7,6 +7,7 @@
 #   make build    build the five Lambda bootstrap binaries into bin/<name>/
 #   make lint     gofmt check, go vet and staticcheck
 #   make bench    run the benchmarks
+#   make generate regenerate the pages' Go code from their .templ files (templ, the go.mod version)
 #   make screenshots
 #                 photograph the login and consent pages into docs/screenshots/
 #   make coldstart

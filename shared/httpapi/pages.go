@@ -68,10 +68,10 @@ type PageData struct {
 type PageScope struct{ Name, Description string }
 
 // Pages renders the authorization endpoint's HTML pages. Package
-// shared/httpapi/pages implements it with html/template; it is an
-// interface so that only the authorization endpoint links a template
-// engine: the token, introspection, revocation and metadata functions
-// import httpapi, not the pages.
+// shared/httpapi/pages implements it with templ components (generated Go,
+// escaped by context); it is an interface so that only the authorization
+// endpoint links the pages: the token, introspection, revocation and
+// metadata functions import httpapi, not the pages.
 //
 // Implementations must be safe for concurrent use.
 type Pages interface {
