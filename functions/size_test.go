@@ -22,7 +22,7 @@ const maxBootstrapBytes = 10_000_000
 // A binary grows past the target when something links much more code
 // than it calls: a reachable text/template executor (its
 // reflect.Value.MethodByName makes the linker keep every exported method
-// of every type, the AWS SDK clients' whole APIs: about 2 MB; the pages
+// of every type, the AWS SDK clients' whole APIs: 4 MB in authorize; the pages
 // are generated Go, by templ), or the SDK's config.LoadDefaultConfig (its
 // STS, SSO and sign-in clients, about 1.8 MB; the functions read their
 // AWS configuration with app.EnvAWSConfig). TestFunctionDependencies
