@@ -357,7 +357,8 @@ func TestHandler(t *testing.T) {
 				io.WriteString(w, lc.AwsRequestID+" "+v+" "+dl.Format(time.RFC3339))
 			}),
 			check: func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
-				want := "8476a536-e9f4-11e8-9739-2dfe598c3fcd tenant-42 2099-01-01T00:00:00Z"
+				// The deadline is the invocation's less ResponseReserve.
+				want := "8476a536-e9f4-11e8-9739-2dfe598c3fcd tenant-42 2098-12-31T23:59:59Z"
 				if resp.StatusCode != 200 || resp.Body != want {
 					t.Errorf("got %d %q, want 200 %q", resp.StatusCode, resp.Body, want)
 				}
@@ -554,5 +555,34 @@ func TestIsText(t *testing.T) {
 		if got := isText(tt.ct); got != tt.want {
 			t.Errorf("isText(%q) = %v, want %v", tt.ct, got, tt.want)
 		}
+	}
+}
+
+// TestHandlerReservesTimeToAnswer: the handler's request context ends
+// ResponseReserve before the invocation's deadline, and carries no deadline
+// when the invocation has none.
+func TestHandlerReservesTimeToAnswer(t *testing.T) {
+	var got time.Time
+	var has bool
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, has = r.Context().Deadline()
+	}))
+	e := events.APIGatewayV2HTTPRequest{RawPath: "/", RequestContext: events.APIGatewayV2HTTPRequestContext{
+		HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: "/"},
+	}}
+	deadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := h(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if !has || !got.Equal(deadline.Add(-ResponseReserve)) {
+		t.Errorf("handler deadline %v (set: %v); want %v", got, has, deadline.Add(-ResponseReserve))
+	}
+	if _, err := h(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if has {
+		t.Errorf("handler deadline %v without an invocation deadline", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -16,10 +17,19 @@ import (
 // lambda.Start.
 type LambdaFunc func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
+// ResponseReserve is the time Handler keeps back from an invocation's
+// deadline for writing the answer: h's request context ends this much
+// before Lambda stops the function. A DynamoDB or KMS call still retrying
+// then fails in time for h to answer 503 temporarily_unavailable (RFC 6749
+// §5.2), instead of the function timing out mid-request and API Gateway
+// answering an opaque 503 of its own.
+const ResponseReserve = 500 * time.Millisecond
+
 // Handler adapts h to an API Gateway HTTP API (payload format 2.0) Lambda
 // handler. For each event it builds the *http.Request net/http would have
 // given h (see newRequest; its context is the Lambda ctx, so
-// lambdacontext.FromContext and the invocation deadline reach h), runs h
+// lambdacontext.FromContext reaches h, and its deadline is the
+// invocation's less ResponseReserve), runs h
 // against a buffering ResponseWriter, and converts what h wrote into the
 // 2.0 response (see newResponse).
 //
@@ -32,6 +42,11 @@ type LambdaFunc func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (eve
 // cookies or body, which carry credentials (codes, client secrets, tokens).
 func Handler(h http.Handler) LambdaFunc {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-ResponseReserve))
+			defer cancel()
+		}
 		r, err := newRequest(ctx, &e)
 		if err != nil {
 			slog.WarnContext(ctx, "apigw: rejecting request",
