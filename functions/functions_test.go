@@ -251,6 +251,15 @@ func TestAuthorizeFunction(t *testing.T) {
 			t.Errorf("body is not a login form: %q", b)
 		}
 	})
+	t.Run("sign-out page", func(t *testing.T) {
+		// template.yaml routes GET /logout here: the page whose form posts
+		// to POST /logout.
+		resp := invoke(t, fn, event(http.MethodGet, "/logout", "", nil, nil))
+		b := body(t, resp)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(b, `<form method="post" action="`+issuer+`/logout"`) {
+			t.Errorf("GET /logout: status %d, body %q; want 200 and the sign-out form", resp.StatusCode, b)
+		}
+	})
 	t.Run("unknown client is not redirected", func(t *testing.T) {
 		q := url.Values{"response_type": {"code"}, "client_id": {"nobody"}, "redirect_uri": {callback}}
 		resp := invoke(t, fn, event(http.MethodGet, "/authorize", q.Encode(), nil, nil))

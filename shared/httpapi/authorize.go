@@ -37,6 +37,10 @@ func (h *Handlers) authorize(w http.ResponseWriter, r *http.Request) {
 	var oe *oauth.Error
 	switch r.Method {
 	case http.MethodGet:
+		if len(r.URL.RawQuery) > oauth.MaxAuthorizeRequestBytes {
+			oe = errRequestTooLarge()
+			break
+		}
 		params, oe = parseParams(r.URL.RawQuery)
 	case http.MethodPost:
 		params, oe = readForm(r, h.opts.MaxBodyBytes)
@@ -72,7 +76,7 @@ func (h *Handlers) next(w http.ResponseWriter, r *http.Request, req *oauth.Autho
 	step, oe := h.srv.Decide(req, sess)
 	if oe != nil { // prompt=none
 		rec.fail(oe)
-		redirect(w, r, h.srv.ErrorRedirect(req, oe))
+		h.redirect(w, r, rec, h.srv.ErrorRedirect(req, oe))
 		return
 	}
 	switch step {
@@ -106,14 +110,21 @@ func (h *Handlers) approve(w http.ResponseWriter, r *http.Request, req *oauth.Au
 	case req.ResponseType == oauth.ResponseTypeToken:
 		rec.issued()
 	}
-	redirect(w, r, location)
+	h.redirect(w, r, rec, location)
 }
 
 // Messages of the login page.
 const (
 	msgSessionEnded = "Your session has ended. Sign in again."
+	msgSignInAgain  = "Sign in again to continue."
 	msgLoginFailed  = "The username or password is not right. Check them and try again."
 )
+
+// errRequestTooLarge answers an authorization request over
+// oauth.MaxAuthorizeRequestBytes, before it is parsed.
+func errRequestTooLarge() *oauth.Error {
+	return oauth.ErrInvalidRequest("the authorization request is larger than %d bytes", oauth.MaxAuthorizeRequestBytes)
+}
 
 // parseRequest validates an authorization request. Errors that must not be
 // redirected (bad client or redirect URI) get the error page; the others
@@ -131,7 +142,7 @@ func (h *Handlers) parseRequest(w http.ResponseWriter, r *http.Request, params u
 		return nil
 	case oe != nil:
 		rec.fail(oe)
-		redirect(w, r, h.srv.ErrorRedirect(req, oe))
+		h.redirect(w, r, rec, h.srv.ErrorRedirect(req, oe))
 		return nil
 	}
 	return req
@@ -145,7 +156,14 @@ func (h *Handlers) formPost(w http.ResponseWriter, r *http.Request, form url.Val
 		h.errorPageStatus(w, r, oe, http.StatusForbidden)
 		return
 	}
-	params, oe := parseParams(form.Get(fieldRequest))
+	raw := form.Get(fieldRequest)
+	if len(raw) > oauth.MaxAuthorizeRequestBytes {
+		oe := errRequestTooLarge()
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
+	params, oe := parseParams(raw)
 	if oe != nil {
 		rec.fail(oe)
 		h.errorPage(w, r, oe)
@@ -200,7 +218,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request, req *oauth.Auth
 		}
 	}
 	h.setSessionCookie(w, cookie, sess)
-	redirect(w, r, h.srv.URL(oauth.PathAuthorize)+"?"+req.Satisfied().Encode())
+	h.redirect(w, r, rec, h.srv.URL(oauth.PathAuthorize)+"?"+req.Satisfied().Encode())
 }
 
 // humanMinutes says a wait in whole minutes ("1 minute", "12 minutes").
@@ -213,28 +231,41 @@ func humanMinutes(d time.Duration) string {
 }
 
 // consent applies the user's decision (RFC 6749 §4.1.2, §4.1.2.1
-// access_denied).
+// access_denied), after deciding the request again as its GET would be
+// (OpenID Connect Core §3.1.2.1): a request that now needs a sign-in (no
+// session, prompt=login, max_age=0 or exceeded) gets the login page, and
+// one with prompt=none that needs a page gets its error, never a code. The
+// consent page's own form carries the request as the login left it
+// (oauth's Satisfied), so only a sign-in the request still asks for is
+// asked for.
 func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, form url.Values, rec *record) {
+	decision := form.Get("decision")
+	if decision != "allow" && decision != "deny" {
+		oe := oauth.ErrInvalidRequest("choose allow or deny")
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
 	sess, err := h.session(r)
 	if err != nil {
 		rec.fail(err)
 		h.errorPage(w, r, oauth.AsError(err))
 		return
 	}
-	if sess == nil {
-		h.loginPage(w, r, req, http.StatusOK, msgSessionEnded)
-		return
-	}
-	switch form.Get("decision") {
-	case "allow":
-		h.approve(w, r, req, sess, true, rec)
-	case "deny":
-		rec.ev.Outcome = oauth.CodeAccessDenied
-		redirect(w, r, h.srv.ErrorRedirect(req, oauth.ErrAccessDenied("the user denied the request")))
-	default:
-		oe := oauth.ErrInvalidRequest("choose allow or deny")
+	step, oe := h.srv.Decide(req, sess)
+	switch {
+	case oe != nil: // prompt=none
 		rec.fail(oe)
-		h.errorPage(w, r, oe)
+		h.redirect(w, r, rec, h.srv.ErrorRedirect(req, oe))
+	case step == oauth.StepLogin && sess == nil:
+		h.loginPage(w, r, req, http.StatusOK, msgSessionEnded)
+	case step == oauth.StepLogin:
+		h.loginPage(w, r, req, http.StatusOK, msgSignInAgain)
+	case decision == "allow":
+		h.approve(w, r, req, sess, true, rec)
+	default:
+		rec.ev.Outcome = oauth.CodeAccessDenied
+		h.redirect(w, r, rec, h.srv.ErrorRedirect(req, oauth.ErrAccessDenied("the user denied the request")))
 	}
 }
 
@@ -290,8 +321,17 @@ func grantOf(responseType string) string {
 }
 
 // redirect sends the browser on: 302 after a GET, 303 after a POST so the
-// form body is not re-posted to the target (RFC 9700 §4.12).
-func redirect(w http.ResponseWriter, r *http.Request, location string) {
+// form body is not re-posted to the target (RFC 9700 §4.12). A location
+// over oauth.MaxRedirectBytes, which the request's checks should have
+// prevented, is not sent: the user gets the error page.
+func (h *Handlers) redirect(w http.ResponseWriter, r *http.Request, rec *record, location string) {
+	if len(location) > oauth.MaxRedirectBytes {
+		oe := oauth.ErrInvalidRequest("the response is too large to send back: the request's state or redirect URI is too long")
+		h.log.ErrorContext(r.Context(), "a redirect over the size limit", "bytes", len(location), "limit", oauth.MaxRedirectBytes)
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther

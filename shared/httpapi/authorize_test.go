@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/shared/httpapi"
+	"github.com/gatehouse/gatehouse/shared/httpapi/pages"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
 	"github.com/gatehouse/gatehouse/shared/signer/localsigner"
@@ -655,5 +656,108 @@ func TestAuthorizePageRenderFails(t *testing.T) {
 	r := serveTo(handlerWithPages(t, failingPages{}), http.MethodGet, oauth.PathAuthorize+"?"+webCodeParams("st").Encode(), "", "")
 	if r.Status != http.StatusInternalServerError || r.JSON(t)["error"] != oauth.CodeServerError || strings.Contains(r.Body, "half") {
 		t.Fatalf("failing page: %d %s, want 500 server_error and no part of the page", r.Status, r.Body)
+	}
+}
+
+// TestAuthorizeRefusesDangerousStoredRedirectURI: a client stored with a
+// redirect URI that registration now refuses (a javascript: or data: URI
+// runs the response as a script; the others reach no client) never gets a
+// page or a redirect: every request is the 400 error page, whether the URI
+// is given or implied, signed in or not, and even for errors that would
+// otherwise be redirected (RFC 6749 §3.1.2.4, §4.1.2.1; RFC 8252 §7.1).
+func TestAuthorizeRefusesDangerousStoredRedirectURI(t *testing.T) {
+	ts := newTestServer(t)
+	signedIn := ts.newBrowser()
+	ts.allow(signedIn, webCodeParams("st"))
+	for i, uri := range []string{
+		"javascript:alert(document.domain)//",
+		"data:text/html,<script>alert(1)</script>",
+		"vbscript:msgbox(1)",
+		"file:///etc/passwd",
+		"blob:https://client.example/0f9e4c",
+		"about:blank",
+		"myapp:/cb",
+		"http://client.example/cb",
+		"https://client.example/cb#frag",
+	} {
+		t.Run(uri, func(t *testing.T) {
+			id := fmt.Sprintf("legacy-%d", i)
+			if err := ts.Store.PutClient(context.Background(), &oauth.Client{
+				ID: id, Name: "Legacy", RedirectURIs: []string{uri},
+				GrantTypes: []string{oauth.GrantAuthorizationCode}, ResponseTypes: []string{oauth.ResponseTypeCode},
+				Scopes: []string{"read"}, TokenEndpointAuthMethod: oauth.AuthMethodNone,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_, challenge := pkce()
+			p := url.Values{"response_type": {"code"}, "client_id": {id}, "state": {"st"},
+				"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+			for _, q := range []url.Values{
+				p,
+				withParams(p, "redirect_uri", uri),
+				withParams(p, "scope", "admin"), // invalid_scope, otherwise redirected
+				withParams(p, "prompt", "none"), // login_required, otherwise redirected
+			} {
+				for _, c := range []*http.Client{ts.newBrowser(), signedIn} {
+					r := ts.authorizeGet(c, q.Encode())
+					wantHTMLErrorPage(t, r, http.StatusBadRequest, oauth.CodeInvalidRequest)
+					if csp := r.Header.Get("Content-Security-Policy"); strings.Contains(csp, strings.SplitN(uri, ":", 2)[0]+":") {
+						t.Errorf("the page's CSP names the redirect URI's scheme: %s", csp)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAuthorizeClientWithoutRedirectURI: a client registered with no
+// redirect URI (a client_credentials or password client) is told so, not
+// asked to choose among several.
+func TestAuthorizeClientWithoutRedirectURI(t *testing.T) {
+	ts := newTestServer(t)
+	for _, p := range []url.Values{
+		withParams(webCodeParams("st"), "client_id", serviceID, "redirect_uri", ""),
+		withParams(webCodeParams("st"), "client_id", serviceID),
+	} {
+		r := ts.authorizeGet(ts.newBrowser(), p.Encode())
+		wantHTMLErrorPage(t, r, http.StatusBadRequest, oauth.CodeInvalidRequest)
+		if !strings.Contains(r.Body, "the client has no redirect URI") || strings.Contains(r.Body, "several") {
+			t.Errorf("error page for a client without redirect URIs:\n%s", r.Body)
+		}
+	}
+}
+
+// TestAuthorizeFunctionServesLogout: the authorize function's handler (what
+// the Lambda function serves) answers GET /logout with the sign-out page
+// and POST /logout with the sign-out, as template.yaml routes both to it.
+func TestAuthorizeFunctionServesLogout(t *testing.T) {
+	ensureUserHash()
+	store := memstore.New()
+	signer, err := localsigner.New(localsigner.RS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := oauth.NewServer(oauth.Config{Issuer: inProcessIssuer}, store, signer, passwords.Checker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedStore(t, store)
+	h := httpapi.New(srv, httpapi.Options{Logger: slog.New(slog.DiscardHandler), Pages: pages.New()}).Authorize()
+
+	page := serveTo(h, http.MethodGet, oauth.PathLogout, "", "")
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, `action="`+inProcessIssuer+oauth.PathLogout+`"`) {
+		t.Fatalf("GET /logout: %d, want the sign-out page posting to /logout:\n%s", page.Status, page.Body)
+	}
+	csrf := setCookieNamed(page.Header, "gh_csrf")
+	if csrf == nil {
+		t.Fatal("GET /logout set no CSRF cookie")
+	}
+	req := httptest.NewRequest(http.MethodPost, inProcessIssuer+oauth.PathLogout, strings.NewReader(url.Values{"gh_csrf": {csrf.Value}}.Encode()))
+	req.Header.Set("Content-Type", formType)
+	req.AddCookie(csrf)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Signed out") {
+		t.Fatalf("POST /logout: %d\n%s", w.Code, w.Body)
 	}
 }

@@ -248,6 +248,52 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	// A signed-in user whose consent form is edited to carry prompt=login
+	// and max_age=0 (a step-up the client asked for) is asked for the
+	// password, not given a code (OpenID Connect Core §3.1.2.1); signing
+	// in then lets the request through once.
+	t.Run("consent form cannot skip a fresh sign-in", func(t *testing.T) {
+		bs := newBrowserServer(t)
+		tab := newTab(t, browser)
+		rec := recordTab(t, tab)
+		f := bs.newFlow(oauth2.SetAuthURLParam("prompt", oauth.PromptConsent))
+		bs.startFlow(t, tab)
+		bs.waitLoginPage(t, tab)
+		signIn(t, tab, userName, userPassword)
+		bs.waitConsentPage(t, tab)
+		edited, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => {
+			const field = document.querySelector('`+selConsentForm+` input[name="gh_request"]');
+			const q = new URLSearchParams(field.value);
+			q.set("prompt", "login");
+			q.set("max_age", "0");
+			field.value = q.toString();
+			return field.value;
+		})()`))
+		if err != nil || !strings.Contains(edited, "prompt=login") {
+			t.Fatalf("editing the consent form: %q, %v", edited, err)
+		}
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(selAllow))); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, tab, "the login page", selLoginForm+` #username`, `#callback`)
+		if n := bs.store.codes.Load(); n != 0 {
+			t.Fatalf("%d codes issued for a consent post that needs a fresh sign-in", n)
+		}
+		if cbs := bs.client.Callbacks(); len(cbs) != 0 {
+			t.Fatalf("the client's redirect URI was called: %v", cbs)
+		}
+		signIn(t, tab, userName, userPassword)
+		// (Not waitConsentPage: the login page it leaves has an alert.)
+		if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(selConsentForm+` `+selAllow)),
+			chromedp.Click(chromedp.CSS(selAllow))); err != nil {
+			t.Fatalf("allowing after signing in again: %v (at %s)", err, location(tab))
+		}
+		if got := readCallback(t, tab); got.Code == "" || got.State != f.State {
+			t.Fatalf("callback after signing in again: %+v, want a code and state %q", got, f.State)
+		}
+		rec.wantNoViolations(t)
+	})
+
 	t.Run("login page cannot be framed", func(t *testing.T) {
 		bs := newBrowserServer(t)
 		f := bs.newFlow()

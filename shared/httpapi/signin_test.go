@@ -337,3 +337,103 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 		t.Fatalf("from another address: %v", err)
 	}
 }
+
+// TestConsentPostRedecides: the consent form's POST re-runs the GET's
+// sign-in decision (OpenID Connect Core §3.1.2.1) on the request it
+// carries, so a signed-in browser cannot post "allow" for a request that
+// asks for a fresh sign-in (prompt=login, max_age=0, a sign-in older than
+// max_age) or for no page at all (prompt=none), and get a code without
+// the password. On memstore and on DynamoDB Local (sessions' sign-in
+// times as the table keeps them).
+func TestConsentPostRedecides(t *testing.T) {
+	t.Run("memstore", func(t *testing.T) { testConsentPostRedecides(t, newTestServer(t)) })
+	t.Run("dynamodb", func(t *testing.T) { testConsentPostRedecides(t, newDynamoServer(t).testServer) })
+}
+
+func testConsentPostRedecides(t *testing.T, ts *testServer) {
+	p := webCodeParams("st")
+	for _, tc := range []struct {
+		name string
+		// request is the authorization request the consent form posts.
+		request url.Values
+		// before runs after the consent page is shown, before the post.
+		before func(c *http.Client)
+		// wantError is the error redirected to the client; "" means the
+		// login page.
+		wantError string
+	}{
+		{name: "prompt=login and max_age=0", request: withParams(p, "prompt", "login", "max_age", "0")},
+		{name: "prompt=login", request: withParams(p, "prompt", "login")},
+		{name: "prompt=login consent", request: withParams(p, "prompt", "consent login")},
+		{name: "max_age=0", request: withParams(p, "max_age", "0")},
+		{name: "max_age exceeded while the page was open", request: withParams(p, "prompt", "consent", "max_age", "300"),
+			before: func(*http.Client) { ts.Clock.Advance(10 * time.Minute) }},
+		{name: "session ended", request: withParams(p, "prompt", "consent"),
+			before: func(c *http.Client) {
+				if err := ts.OAuth.Logout(context.Background(), sessionCookieOf(t, c, ts.URL)); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "prompt=none without consent", request: withParams(p, "prompt", "none", "scope", "read write"),
+			wantError: oauth.CodeConsentRequired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ts.newBrowser()
+			page := ts.signInToConsent(c, p)
+			// The form as a browser would post it, with the request edited.
+			if tc.before != nil {
+				tc.before(c)
+			}
+			r := ts.submit(c, page.Body, url.Values{"decision": {"allow"}, "gh_request": {tc.request.Encode()}})
+			if tc.wantError != "" {
+				wantClientRedirect(t, ts, r, tc.wantError)
+				return
+			}
+			if loc := r.Header.Get("Location"); loc != "" {
+				t.Fatalf("consent post answered %d with Location %s, want the login page", r.Status, loc)
+			}
+			if r.Status != http.StatusOK || !isLoginPage(r.Body) {
+				t.Fatalf("consent post: %d, want the login page:\n%s", r.Status, r.Body)
+			}
+			// The login page carries the request as the client sent it,
+			// and signing in satisfies it once: the code follows (through
+			// the consent page if the request asks for it).
+			if got := formFields(t, r.Body).Get("gh_request"); got != tc.request.Encode() {
+				t.Errorf("login page carries %q, want the request %q", got, tc.request.Encode())
+			}
+			back := ts.submit(c, r.Body, url.Values{"username": {userName}, "password": {userPassword}})
+			if back.Status != http.StatusSeeOther {
+				t.Fatalf("login: %d %s", back.Status, back.Body)
+			}
+			next := ts.getAbs(c, back.Header.Get("Location"))
+			if isConsentPage(next.Body) {
+				next = ts.submit(c, next.Body, url.Values{"decision": {"allow"}})
+			}
+			wantClientRedirect(t, ts, next, "")
+		})
+	}
+
+	// The request as the login left it passes: the consent post of a
+	// prompt=login request that was just signed in for gives the code.
+	t.Run("prompt=login and max_age=0 through the pages", func(t *testing.T) {
+		c := ts.newBrowser()
+		ts.allow(c, p)
+		ts.Clock.Advance(time.Minute)
+		consent := ts.signInToConsent(c, withParams(p, "prompt", "login consent", "max_age", "0"))
+		ts.Clock.Advance(30 * time.Second) // the user reads the page
+		wantClientRedirect(t, ts, ts.submit(c, consent.Body, url.Values{"decision": {"allow"}}), "")
+	})
+}
+
+// TestMaxAgeZero: max_age=0 asks for a fresh sign-in like prompt=login
+// (OpenID Connect Core §3.1.2.1), even within the second of the last one.
+func TestMaxAgeZero(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.newBrowser()
+	p := webCodeParams("st")
+	ts.allow(c, p)
+	if r := ts.authorizeGet(c, withParams(p, "max_age", "0").Encode()); r.Status != http.StatusOK || !isLoginPage(r.Body) {
+		t.Fatalf("max_age=0 with a session signed in this second: %d %s, want the login page", r.Status, r.Header.Get("Location"))
+	}
+	wantClientRedirect(t, ts, ts.authorizeGet(c, withParams(p, "max_age", "0", "prompt", "none").Encode()), oauth.CodeLoginRequired)
+}

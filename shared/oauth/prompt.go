@@ -56,7 +56,11 @@ func (req *AuthorizeRequest) prompts(v string) bool { return slices.Contains(req
 
 // Satisfied returns the request's parameters as they are after the user
 // has just signed in: without prompt=login and max_age, which the fresh
-// sign-in satisfies (so that the request, sent again, does not ask again).
+// sign-in satisfies once. The login sends the browser back with them (so
+// that the request does not ask again), and the consent page that follows
+// posts them. Every other way in is decided again (Decide): a GET, or a
+// form post, that still carries prompt=login or an exceeded max_age is
+// asked to sign in.
 func (req *AuthorizeRequest) Satisfied() url.Values {
 	params := maps.Clone(req.Params)
 	delete(params, "max_age")
@@ -80,21 +84,26 @@ const (
 // Decide returns what req needs next, given the browser's live session
 // (nil if none):
 //
-//   - the login page without a session, with prompt=login, or when the
-//     session's sign-in is older than max_age;
+//   - the login page without a session, with prompt=login, with
+//     max_age=0 ("equivalent to prompt=login", OpenID Connect Core
+//     §3.1.2.1), or when the session's sign-in is older than max_age;
 //   - the consent page unless the client is first-party or the user has
 //     already allowed it every requested scope, or with prompt=consent;
 //   - else the response.
 //
 // With prompt=none a page is an error instead, to redirect to the client:
 // login_required or consent_required (OpenID Connect Core §3.1.2.6).
+//
+// The authorization endpoint decides every request with it: each GET (the
+// login form's post redirects to one) and again each consent form post, so
+// that a form cannot skip a sign-in the request asks for (§3.1.2.1).
 func (s *Server) Decide(req *AuthorizeRequest, sess *Session) (Step, *Error) {
 	switch {
 	case sess == nil:
 		return s.pageOrError(req, StepLogin, "the user is not signed in")
 	case req.prompts(PromptLogin):
 		return StepLogin, nil
-	case req.MaxAge >= 0 && s.now().Sub(sess.AuthTime) > req.MaxAge:
+	case req.MaxAge == 0, req.MaxAge > 0 && s.now().Sub(sess.AuthTime) > req.MaxAge:
 		return s.pageOrError(req, StepLogin, "the user signed in longer ago than max_age")
 	case req.prompts(PromptConsent) || !consented(req, sess):
 		return s.pageOrError(req, StepConsent, "the user has not allowed this client the requested scope")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -53,10 +54,36 @@ func loopbackMatch(registered, given string) bool {
 		r.RawQuery == g.RawQuery && g.Fragment == "" && !strings.Contains(given, "#")
 }
 
+// MaxRedirectURIBytes bounds a redirect URI at registration, so that the
+// response to any authorization request fits in MaxRedirectBytes with room
+// for its state.
+const MaxRedirectURIBytes = 2 << 10
+
+// refusedSchemes are the schemes a browser runs or reads locally instead of
+// sending the response to a client: a javascript:, vbscript: or data:
+// redirect runs the response as a script in the page's origin (RFC 6749
+// §10.6, §10.15; RFC 9700 §4.1). They are named so that the message says
+// why; the rule below would refuse them anyway (no dot in the name).
+var refusedSchemes = []string{"javascript", "data", "vbscript", "file", "blob", "about"}
+
 // ValidateRedirectURI checks a redirect URI for registration (RFC 6749
-// §3.1.2, RFC 9700 §2.1): absolute, no fragment, https or a loopback http
-// URI, or a private-use scheme for native apps (RFC 8252 §7.1).
+// §3.1.2; RFC 9700 §2.1; RFC 8252 §7): an absolute URI without a fragment
+// (§3.1.2), at most MaxRedirectURIBytes long, that is one of
+//
+//   - https, with a host;
+//   - http on a loopback host, for native apps (RFC 8252 §7.3; "localhost"
+//     is allowed but not recommended, §8.3);
+//   - a private-use scheme in reverse domain name form, with a dot in its
+//     name, such as com.example.app:/cb (RFC 8252 §7.1).
+//
+// Anything else is refused, javascript:, data:, vbscript:, file:, blob:
+// and about: above all. The authorization endpoint applies the same check
+// to the URI a response would go to, so a client stored before the rule
+// never gets a redirect to such a URI.
 func ValidateRedirectURI(raw string) error {
+	if len(raw) > MaxRedirectURIBytes {
+		return fmt.Errorf("redirect URI is longer than %d characters", MaxRedirectURIBytes)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
 		return fmt.Errorf("redirect URI %q is not an absolute URI", raw)
@@ -64,13 +91,56 @@ func ValidateRedirectURI(raw string) error {
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return fmt.Errorf("redirect URI %q must not contain a fragment", raw)
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	switch scheme := u.Scheme; { // url.Parse lower-cases the scheme
+	case slices.Contains(refusedSchemes, scheme):
+		return fmt.Errorf("redirect URI %q has the scheme %s:, which the browser would run or read itself instead of sending the response to the client", raw, scheme)
+	case scheme == "http" && !isLoopbackHost(u.Hostname()):
 		return fmt.Errorf("redirect URI %q must use https (plain http only on loopback)", raw)
-	}
-	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+	case (scheme == "http" || scheme == "https") && u.Host == "":
 		return fmt.Errorf("redirect URI %q has no host", raw)
+	case scheme != "http" && scheme != "https" && !strings.Contains(scheme, "."):
+		return fmt.Errorf("redirect URI %q must use https, http on loopback, or a private-use scheme named "+
+			"after a domain the app owns, such as com.example.app:/callback (RFC 8252 §7.1)", raw)
 	}
 	return nil
+}
+
+// Size bounds of the authorization endpoint. A response that a client
+// cannot read is no response: common HTTP clients refuse long headers
+// (Node's fetch fails at 16 KB of them), and API Gateway would not deliver
+// a request much larger.
+const (
+	// MaxAuthorizeRequestBytes bounds an authorization request (RFC 6749
+	// §4.1.1, §4.2.1): the authorization endpoint's URL with the request's
+	// parameters as its query, encoded as Gatehouse writes them back (the
+	// login's redirect, the pages' forms). A larger request is shown the
+	// error page, never redirected.
+	MaxAuthorizeRequestBytes = 8 << 10
+	// MaxRedirectBytes bounds every redirect URL the authorization endpoint
+	// answers with (the Location header): a request whose response to the
+	// client could be longer is refused up front.
+	MaxRedirectBytes = 8 << 10
+)
+
+// The room a response to the client needs besides its redirect URI, state
+// and iss: a code (43 characters) or an error with its description (at
+// most maxRedirectDescription bytes, up to three times that escaped), and
+// for the implicit grant an access token with its scope.
+const (
+	maxRedirectDescription  = 200
+	redirectReserve         = 1 << 10
+	implicitRedirectReserve = 4 << 10
+)
+
+// responseFits reports whether a response to redirect carrying state fits
+// in MaxRedirectBytes, whatever else it carries (redirectReserve).
+func (s *Server) responseFits(redirect, state, responseType string) bool {
+	reserve := redirectReserve
+	if responseType == ResponseTypeToken {
+		reserve = implicitRedirectReserve
+	}
+	n := len(redirect) + len("?state=") + len(url.QueryEscape(state)) + len("&iss=") + len(url.QueryEscape(s.cfg.Issuer))
+	return n+reserve <= MaxRedirectBytes
 }
 
 // appendParams adds params to the query (§4.1.2) or, when inFragment, the
