@@ -17,85 +17,95 @@ import (
 
 // Conditions and updates of the counters.
 const (
-	updateAddFailure = "SET expires_at = if_not_exists(expires_at, :exp) ADD failures :one"
-	condLiveCounter  = "attribute_not_exists(session_hash) OR expires_at > :now"
-	condExpired      = "expires_at <= :now"
+	// updateCount adds one, setting the expiry only on a new counter: a
+	// count never extends its window.
+	updateCount = "SET expires_at = if_not_exists(expires_at, :exp) ADD failures :one"
+	// condCountable: no counter yet, or a live one below its limit. A live
+	// counter at its limit fails it, and so does an expired one that TTL
+	// has not deleted (started again by a PutItem).
+	condCountable = "attribute_not_exists(session_hash) OR (expires_at > :now AND failures < :limit)"
+	condExpired   = "expires_at <= :now"
+	updateUncount = "ADD failures :minus"
+	condUncount   = "attribute_exists(session_hash) AND expires_at > :now AND failures > :zero"
 )
 
-// LoginFailures returns the live counts of keys: one strongly consistent
-// BatchGetItem.
-func (s *Store) LoginFailures(ctx context.Context, keys ...string) (map[string]int, error) {
-	const method = "LoginFailures"
-	out := make(map[string]int, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	req := make([]item, len(keys))
-	for i, k := range keys {
-		req[i] = sessionKey(k)
-	}
-	found, err := s.batchGet(ctx, method, s.tables.Sessions, attrSessionHash, req...)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	for key, it := range found {
-		var counter loginCounterItem
-		if err := unmarshal(it, &counter); err != nil {
-			return nil, corrupt(method, s.tables.Sessions, err)
-		}
-		if live(it, now) {
-			out[key] = int(counter.Failures)
+// CountLoginAttempt counts an attempt against each counter in order, one
+// conditional UpdateItem per counter (condCountable), stopping at the
+// first counter at its limit. DynamoDB applies each update atomically, so
+// concurrent attempts never take a counter past its limit, and a refused
+// update writes nothing. A counter that expired but is not deleted yet
+// (the update's ALL_OLD says so) is replaced by a fresh one at 1 (a
+// conditional PutItem).
+func (s *Store) CountLoginAttempt(ctx context.Context, expiresAt time.Time, counters ...oauth.LoginCounter) (bool, error) {
+	for _, c := range counters {
+		ok, err := s.countLoginAttempt(ctx, c, expiresAt)
+		if !ok || err != nil {
+			return false, err
 		}
 	}
-	return out, nil
+	return true, nil
 }
 
-// AddLoginFailure adds one to each key's counter: an UpdateItem per key
-// that creates a missing counter with expiresAt; a counter that expired
-// but is not yet deleted is replaced by a fresh one (a conditional
-// PutItem).
-func (s *Store) AddLoginFailure(ctx context.Context, expiresAt time.Time, keys ...string) error {
-	for _, k := range keys {
-		if err := s.addLoginFailure(ctx, k, expiresAt); err != nil {
-			return err
-		}
+func (s *Store) countLoginAttempt(ctx context.Context, c oauth.LoginCounter, expiresAt time.Time) (bool, error) {
+	const method = "CountLoginAttempt"
+	if c.Limit <= 0 {
+		return false, nil
 	}
-	return nil
-}
-
-func (s *Store) addLoginFailure(ctx context.Context, key string, expiresAt time.Time) error {
-	const method = "AddLoginFailure"
-	for range 3 { // a concurrent reset can fail each step once
-		now := num(s.now())
+	for range 3 { // a concurrent restart can fail each step once
+		now := s.now()
 		err := s.update(ctx, &types.Update{
-			TableName:                 &s.tables.Sessions,
-			Key:                       sessionKey(key),
-			UpdateExpression:          aws.String(updateAddFailure),
-			ConditionExpression:       aws.String(condLiveCounter),
-			ExpressionAttributeValues: item{":exp": epoch(expiresAt), ":one": num(1), ":now": now},
+			TableName:                           &s.tables.Sessions,
+			Key:                                 sessionKey(c.Key),
+			UpdateExpression:                    aws.String(updateCount),
+			ConditionExpression:                 aws.String(condCountable),
+			ExpressionAttributeValues:           item{":exp": epoch(expiresAt), ":one": num(1), ":now": num(now), ":limit": num(int64(c.Limit))},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
-		if _, ok := conditionFailed(err); !ok {
+		old, failed := conditionFailed(err)
+		if !failed {
 			if err != nil {
-				return fail(method, "UpdateItem", err, s.tables.Sessions)
+				return false, fail(method, "UpdateItem", err, s.tables.Sessions)
 			}
-			return nil
+			return true, nil
+		}
+		if live(old, now) {
+			return false, nil // at its limit
 		}
 		// An expired counter: start it again.
 		err = s.put(ctx, &types.Put{
 			TableName:                 &s.tables.Sessions,
-			Item:                      marshal(loginCounterItem{Key: key, Failures: 1, ExpiresAt: expiresAt}),
+			Item:                      marshal(loginCounterItem{Key: c.Key, Failures: 1, ExpiresAt: expiresAt}),
 			ConditionExpression:       aws.String(condExpired),
-			ExpressionAttributeValues: item{":now": now},
+			ExpressionAttributeValues: item{":now": num(now)},
 		})
-		if _, ok := conditionFailed(err); !ok {
+		if _, failed := conditionFailed(err); !failed {
 			if err != nil {
-				return fail(method, "PutItem", err, s.tables.Sessions)
+				return false, fail(method, "PutItem", err, s.tables.Sessions)
 			}
-			return nil
+			return true, nil
 		}
 	}
-	return fmt.Errorf("dynamostore: %s: the counter kept changing: %w", method, oauth.ErrUnavailable)
+	return false, fmt.Errorf("dynamostore: %s: the counter kept changing: %w", method, oauth.ErrUnavailable)
+}
+
+// UncountLoginAttempt takes one from each key's live counter above zero:
+// a conditional UpdateItem per key (condUncount), whose failed condition
+// means there was nothing to take back.
+func (s *Store) UncountLoginAttempt(ctx context.Context, keys ...string) error {
+	const method = "UncountLoginAttempt"
+	for _, k := range keys {
+		err := s.update(ctx, &types.Update{
+			TableName:                 &s.tables.Sessions,
+			Key:                       sessionKey(k),
+			UpdateExpression:          aws.String(updateUncount),
+			ConditionExpression:       aws.String(condUncount),
+			ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0), ":now": num(s.now())},
+		})
+		if _, failed := conditionFailed(err); !failed && err != nil {
+			return fail(method, "UpdateItem", err, s.tables.Sessions)
+		}
+	}
+	return nil
 }
 
 // ClearLoginFailures deletes the counters of keys (a DeleteItem each).

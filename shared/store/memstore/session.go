@@ -66,32 +66,39 @@ type loginCounter struct {
 	expiresAt time.Time
 }
 
-// LoginFailures returns the live counts of keys.
-func (s *Store) LoginFailures(_ context.Context, keys ...string) (map[string]int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(keys))
-	for _, k := range keys {
-		if c, ok := s.loginFailures[k]; ok && s.live(c.expiresAt) {
-			out[k] = c.count
-		}
-	}
-	return out, nil
-}
-
-// AddLoginFailure adds one to each key's count, starting a missing or
-// expired counter that expires at expiresAt.
-func (s *Store) AddLoginFailure(_ context.Context, expiresAt time.Time, keys ...string) error {
+// CountLoginAttempt adds one to each counter in order while it is below
+// its limit, starting a missing or expired counter that expires at
+// expiresAt; it stops at the first counter at its limit and returns
+// false, leaving that counter and the rest as they are. All under the
+// store's lock: concurrent attempts never take a counter past its limit.
+func (s *Store) CountLoginAttempt(_ context.Context, expiresAt time.Time, counters ...oauth.LoginCounter) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLoginFailures()
-	for _, k := range keys {
-		c, ok := s.loginFailures[k]
+	for _, lc := range counters {
+		c, ok := s.loginFailures[lc.Key]
 		if !ok || !s.live(c.expiresAt) {
 			c = loginCounter{expiresAt: expiresAt}
 		}
+		if c.count >= lc.Limit {
+			return false, nil
+		}
 		c.count++
-		s.loginFailures[k] = c
+		s.loginFailures[lc.Key] = c
+	}
+	return true, nil
+}
+
+// UncountLoginAttempt takes one from each live counter of keys that is
+// above zero.
+func (s *Store) UncountLoginAttempt(_ context.Context, keys ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if c, ok := s.loginFailures[k]; ok && s.live(c.expiresAt) && c.count > 0 {
+			c.count--
+			s.loginFailures[k] = c
+		}
 	}
 	return nil
 }

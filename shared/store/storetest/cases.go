@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,11 +86,15 @@ var suite = []group{
 		{"CreateCodeWithChange", sessionCreateCodeWithChange},
 		{"CreateCodeWithChangeOfEndedSession", sessionCreateCodeEndedSession},
 	}},
-	{"LoginFailures", []testCase{
-		{"CountAndRead", loginFailuresCount},
-		{"Clear", loginFailuresClear},
-		{"Expiry", loginFailuresExpiry},
-		{"AddConcurrently", loginFailuresConcurrently},
+	{"LoginAttempts", []testCase{
+		{"CountUpToLimit", loginCountUpToLimit},
+		{"StopAtFirstCounterAtLimit", loginCountStopsAtLimit},
+		{"Uncount", loginUncount},
+		{"Clear", loginClear},
+		{"Expiry", loginCountExpiry},
+		{"ExpiryNotExtended", loginCountExpiryNotExtended},
+		{"CountConcurrently", loginCountConcurrently},
+		{"CountTwoCountersConcurrently", loginCountTwoConcurrently},
 	}},
 	{"Expiry", []testCase{
 		{"Past", expiryPast},
@@ -707,54 +712,181 @@ func sessionCreateCodeEndedSession(e *env) {
 
 // Failed-login counters.
 
-func (e *env) wantFailures(want map[string]int, keys ...string) {
+// count counts an attempt against counters, expiring at exp.
+func (e *env) count(exp time.Time, counters ...oauth.LoginCounter) bool {
 	e.Helper()
-	got, err := e.h.Store.LoginFailures(e.ctx, keys...)
-	e.must(err, "LoginFailures")
-	for _, k := range keys {
-		if got[k] != want[k] {
-			e.Fatalf("LoginFailures: %d for key %d, want %d (all: %v)", got[k], slices.Index(keys, k), want[k], got)
+	ok, err := e.h.Store.CountLoginAttempt(e.ctx, exp, counters...)
+	e.must(err, "CountLoginAttempt")
+	return ok
+}
+
+func limit(key string, n int) oauth.LoginCounter { return oauth.LoginCounter{Key: key, Limit: n} }
+
+// wantCount fails unless key's live count is n, found through the store's
+// own operations: an attempt at limit n is refused (the count is at least
+// n), one at limit n+1 is counted (it was below n+1), and is taken back.
+func (e *env) wantCount(key string, n int) {
+	e.Helper()
+	if e.count(e.later(), limit(key, n)) {
+		e.Fatalf("CountLoginAttempt at limit %d: counted, so the count was below %d", n, n)
+	}
+	if !e.count(e.later(), limit(key, n+1)) {
+		e.Fatalf("CountLoginAttempt at limit %d: refused, so the count was over %d", n+1, n)
+	}
+	e.must(e.h.Store.UncountLoginAttempt(e.ctx, key), "UncountLoginAttempt")
+}
+
+// loginCountUpToLimit: attempts are counted up to the limit, then refused;
+// a refused attempt does not count.
+func loginCountUpToLimit(e *env) {
+	a := "login#" + id()
+	for i := range 3 {
+		if !e.count(e.later(), limit(a, 3)) {
+			e.Fatalf("attempt %d at limit 3 refused", i+1)
 		}
 	}
-}
-
-func loginFailuresCount(e *env) {
-	a, b, missing := "login#"+id(), "login#"+id(), "login#"+id()
-	for range 3 {
-		e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), a, b), "AddLoginFailure")
+	for i := range 5 {
+		if e.count(e.later(), limit(a, 3)) {
+			e.Fatalf("attempt %d over limit 3 counted", 4+i)
+		}
 	}
-	e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), b), "AddLoginFailure")
-	e.wantFailures(map[string]int{a: 3, b: 4}, a, b, missing)
+	e.wantCount(a, 3)
+	e.wantCount("login#"+id(), 0)
 }
 
-func loginFailuresClear(e *env) {
+// loginCountStopsAtLimit: counters are counted in order; the first at its
+// limit stops the attempt, and it and the ones after it stay as they were;
+// the ones before it keep the attempt.
+func loginCountStopsAtLimit(e *env) {
 	a, b := "login#"+id(), "login#"+id()
-	e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), a, b), "AddLoginFailure")
+	for range 2 {
+		if !e.count(e.later(), limit(a, 2), limit(b, 5)) {
+			e.Fatal("attempt under both limits refused")
+		}
+	}
+	if e.count(e.later(), limit(a, 2), limit(b, 5)) {
+		e.Fatal("attempt with a at its limit counted")
+	}
+	e.wantCount(b, 2) // untouched: a stopped the attempt
+	if e.count(e.later(), limit(b, 5), limit(a, 2)) {
+		e.Fatal("attempt with a at its limit counted")
+	}
+	e.wantCount(b, 3) // counted before a stopped the attempt
+	e.wantCount(a, 2)
+	if e.count(e.later(), limit(b, 0), limit(a, 10)) {
+		e.Fatal("a limit of 0 counted an attempt")
+	}
+	e.wantCount(a, 2)
+}
+
+// loginUncount: an attempt taken back no longer counts; a missing or zero
+// counter stays at zero.
+func loginUncount(e *env) {
+	a, missing := "login#"+id(), "login#"+id()
+	for range 3 {
+		e.count(e.later(), limit(a, 10))
+	}
+	e.must(e.h.Store.UncountLoginAttempt(e.ctx, a, missing), "UncountLoginAttempt")
+	e.wantCount(a, 2)
+	e.wantCount(missing, 0)
+	for range 3 {
+		e.must(e.h.Store.UncountLoginAttempt(e.ctx, a), "UncountLoginAttempt")
+	}
+	e.wantCount(a, 0)
+	e.must(e.h.Store.UncountLoginAttempt(e.ctx), "UncountLoginAttempt of no key")
+}
+
+func loginClear(e *env) {
+	a, b := "login#"+id(), "login#"+id()
+	e.count(e.later(), limit(a, 5), limit(b, 5))
 	e.must(e.h.Store.ClearLoginFailures(e.ctx, a), "ClearLoginFailures")
 	e.must(e.h.Store.ClearLoginFailures(e.ctx, "login#"+id()), "ClearLoginFailures of a missing counter")
-	e.wantFailures(map[string]int{b: 1}, a, b)
+	e.wantCount(a, 0)
+	e.wantCount(b, 1)
 }
 
-// loginFailuresExpiry: an expired counter counts 0, and the next failure
-// starts it again at 1 with the new expiry.
-func loginFailuresExpiry(e *env) {
+// loginCountExpiry: an expired counter counts 0, even one at its limit,
+// and the next attempt starts it again at 1 with the new expiry.
+func loginCountExpiry(e *env) {
 	a := "login#" + id()
 	soon := e.now().Add(2 * time.Second)
-	e.must(e.h.Store.AddLoginFailure(e.ctx, soon, a), "AddLoginFailure")
-	e.must(e.h.Store.AddLoginFailure(e.ctx, soon, a), "AddLoginFailure")
-	e.wantFailures(map[string]int{a: 2}, a)
+	e.count(soon, limit(a, 2))
+	e.count(soon, limit(a, 2))
+	if e.count(soon, limit(a, 2)) {
+		e.Fatal("attempt over the limit counted")
+	}
 	e.waitUntil(soon)
-	e.wantFailures(map[string]int{}, a)
-	e.must(e.h.Store.AddLoginFailure(e.ctx, e.later(), a), "AddLoginFailure after expiry")
-	e.wantFailures(map[string]int{a: 1}, a)
+	e.must(e.h.Store.UncountLoginAttempt(e.ctx, a), "UncountLoginAttempt of an expired counter")
+	if !e.count(e.later(), limit(a, 2)) {
+		e.Fatal("attempt on an expired counter at its limit refused")
+	}
+	e.wantCount(a, 1)
 }
 
-func loginFailuresConcurrently(e *env) {
+// loginCountExpiryNotExtended: a counter expires when its first attempt
+// said, whatever later attempts say.
+func loginCountExpiryNotExtended(e *env) {
 	a := "login#" + id()
-	for _, err := range concurrently(20, func(int) error { return e.h.Store.AddLoginFailure(e.ctx, e.later(), a) }) {
-		e.must(err, "AddLoginFailure")
+	soon := e.now().Add(2 * time.Second)
+	e.count(soon, limit(a, 2))
+	e.count(e.later(), limit(a, 2))
+	e.count(e.later(), limit(a, 2)) // refused
+	e.waitUntil(soon)
+	e.wantCount(a, 0)
+}
+
+// loginCountConcurrently: attempts racing for one counter are counted
+// exactly up to its limit.
+func loginCountConcurrently(e *env) {
+	const limitN = 5
+	a := "login#" + id()
+	var counted atomic.Int64
+	for _, err := range concurrently(racers, func(int) error {
+		ok, err := e.h.Store.CountLoginAttempt(e.ctx, e.later(), limit(a, limitN))
+		if ok {
+			counted.Add(1)
+		}
+		return err
+	}) {
+		e.must(err, "CountLoginAttempt")
 	}
-	e.wantFailures(map[string]int{a: 20}, a)
+	if counted.Load() != limitN {
+		e.Fatalf("%d racing attempts at limit %d: %d counted", racers, limitN, counted.Load())
+	}
+	e.wantCount(a, limitN)
+}
+
+// loginCountTwoConcurrently: racing attempts, each against a shared
+// counter (an address) and its own (a username), count exactly up to the
+// shared limit; the refused ones leave their own counters untouched.
+func loginCountTwoConcurrently(e *env) {
+	const limitN = 10
+	shared := "login#" + id()
+	own := make([]string, racers)
+	counted := make([]bool, racers)
+	for i := range own {
+		own[i] = "login#" + id()
+	}
+	for _, err := range concurrently(racers, func(i int) error {
+		ok, err := e.h.Store.CountLoginAttempt(e.ctx, e.later(), limit(shared, limitN), limit(own[i], 5))
+		counted[i] = ok
+		return err
+	}) {
+		e.must(err, "CountLoginAttempt")
+	}
+	n := 0
+	for i, ok := range counted {
+		if ok {
+			n++
+			e.wantCount(own[i], 1)
+		} else {
+			e.wantCount(own[i], 0)
+		}
+	}
+	if n != limitN {
+		e.Fatalf("%d racing attempts at a shared limit of %d: %d counted", racers, limitN, n)
+	}
+	e.wantCount(shared, limitN)
 }
 
 // Expiry: every kind of expiring record is visible before its expiry time
