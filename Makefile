@@ -63,7 +63,7 @@ dev-dynamodb:
 	$$gh tables create; \
 	echo; echo "Development clients (save the secrets: they are shown only here):"; \
 	$$gh clients create --id demo-service --name "Demo service (machine to machine)" \
-		--grant-type client_credentials --scope "read write"; \
+		--grant-type client_credentials --scope "read write" --introspection-allowed; \
 	$$gh clients create --id demo-web --name "Demo web app (server side)" --client-uri http://127.0.0.1:9000/ \
 		--grant-type authorization_code --grant-type refresh_token \
 		--redirect-uri http://127.0.0.1:9000/callback --scope "profile read write"; \

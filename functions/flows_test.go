@@ -54,7 +54,8 @@ func (fx flowFixture) clients() []*oauth.Client {
 	return []*oauth.Client{
 		{ID: fx.service, Name: "Machine", SecretHash: oauth.HashSecret(fx.serviceSecret),
 			GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"read", "write"},
-			TokenEndpointAuthMethod: oauth.AuthMethodBasic},
+			TokenEndpointAuthMethod: oauth.AuthMethodBasic,
+			IntrospectionAllowed:    true}, // it introspects the web client's tokens too
 		{ID: fx.web, Name: "Web App", SecretHash: oauth.HashSecret(fx.webSecret),
 			RedirectURIs:  []string{fx.redirect},
 			GrantTypes:    []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantPassword},

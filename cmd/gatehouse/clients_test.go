@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
 
@@ -40,6 +41,9 @@ func TestClientsCreate(t *testing.T) {
 			clientJSON{ClientID: "portal", RedirectURIs: []string{"https://portal.example.com/cb"}, GrantTypes: []string{"authorization_code"},
 				ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "client_secret_basic",
 				ClientURI: "https://portal.example.com/", LogoURI: "https://cdn.example.com/portal.svg", FirstParty: true}, 0},
+		{"resource server", []string{"--id", "api", "--grant-type", "client_credentials", "--introspection-allowed"},
+			clientJSON{ClientID: "api", RedirectURIs: []string{}, GrantTypes: []string{"client_credentials"}, ResponseTypes: []string{},
+				TokenEndpointAuthMethod: "client_secret_basic", IntrospectionAllowed: true}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +83,9 @@ func TestClientsCreate(t *testing.T) {
 			}
 			if stored.ClientURI != tt.want.ClientURI || stored.LogoURI != tt.want.LogoURI || stored.FirstParty != tt.want.FirstParty {
 				t.Errorf("stored links and first_party: %q, %q, %v", stored.ClientURI, stored.LogoURI, stored.FirstParty)
+			}
+			if stored.IntrospectionAllowed != tt.want.IntrospectionAllowed {
+				t.Errorf("stored introspection_allowed %v", stored.IntrospectionAllowed)
 			}
 			if stored.AccessTokenLifetime != tt.wantLifetime || stored.Name != tt.want.ClientName ||
 				strings.Join(stored.Scopes, " ") != tt.want.Scope || !reflect.DeepEqual(stored.GrantTypes, tt.want.GrantTypes) {
@@ -121,6 +128,8 @@ func TestClientsCreateBadFlags(t *testing.T) {
 		{[]string{"--grant-type", "client_credentials", "--client-uri", "https://user@app.example.com/"},
 			[]string{`--client-uri: "https://user@app.example.com/" must not have user info`}},
 		{[]string{"--grant-type", "client_credentials", "--first-party=maybe"}, []string{`invalid boolean value "maybe" for -first-party`}},
+		{[]string{"--grant-type", "authorization_code", "--redirect-uri", "https://spa.example.com/cb", "--auth-method", "none", "--introspection-allowed"},
+			[]string{`--introspection-allowed: needs a confidential client (RFC 7662 §4)`}},
 		{[]string{"--grant-type", "client_credentials", "--clients-table", "x"}, []string{`--clients-table: "x" is not a valid DynamoDB table name`}},
 	}
 	for _, tt := range tests {
@@ -206,6 +215,9 @@ func TestClientsListGetDelete(t *testing.T) {
 	}
 }
 
+// TestClientsRotateSecret: the new secret is stored, the old one kept
+// (as its hash) until the grace period ends, 1h by default; a second
+// rotation drops the first secret; --grace 0 retires the old one at once.
 func TestClientsRotateSecret(t *testing.T) {
 	h := newHarnessWithTables(t)
 	ctx := context.Background()
@@ -213,34 +225,110 @@ func TestClientsRotateSecret(t *testing.T) {
 	old := created.ClientSecret
 
 	h.env["GATEHOUSE_CLIENT_CACHE_TTL"] = "10s"
+	before := time.Now()
 	r := h.must(h.clients("rotate-secret", "svc"))
+	after := time.Now()
 	rotated := decode[clientJSON](t, r.stdout)
 	if rotated.ClientSecret == "" || rotated.ClientSecret == old || rotated.ClientSecretExpiresAt == nil {
 		t.Fatalf("rotate-secret printed %+v", rotated)
 	}
-	if !strings.Contains(r.stderr, "GATEHOUSE_CLIENT_CACHE_TTL=10s") || !strings.Contains(r.stderr, "old secret") {
-		t.Errorf("stderr lacks the cache hint: %q", r.stderr)
+	if !strings.Contains(r.stderr, "works at once") || !strings.Contains(r.stderr, "old secret keeps working for 1h") {
+		t.Errorf("stderr does not tell the overlap: %q", r.stderr)
 	}
 	stored, err := h.store.GetClient(ctx, "svc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oauth.SecretMatches(stored.SecretHash, old) {
-		t.Error("the old secret still matches")
+	until := stored.PreviousSecretExpiresAt
+	if until.Before(before.Add(DefaultRotationGrace).Truncate(time.Second)) || until.After(after.Add(DefaultRotationGrace)) {
+		t.Errorf("the old secret is kept until %v, want %v after the rotation", until, DefaultRotationGrace)
 	}
-	if !oauth.SecretMatches(stored.SecretHash, rotated.ClientSecret) {
-		t.Error("the new secret does not match")
+	if rotated.PreviousSecretExpiresAt == nil || *rotated.PreviousSecretExpiresAt != until.Unix() {
+		t.Errorf("previous_client_secret_expires_at %v, want %d", rotated.PreviousSecretExpiresAt, until.Unix())
 	}
-	// Everything else is unchanged.
-	rotated.ClientSecret, rotated.ClientSecretExpiresAt = "", nil
+	for _, tc := range []struct {
+		secret string
+		at     time.Time
+		want   bool
+	}{
+		{rotated.ClientSecret, after, true},
+		{old, after, true},
+		{old, until.Add(-time.Second), true},
+		{old, until, false},
+		{rotated.ClientSecret, until.Add(time.Hour), true},
+		{"Wrong-Secret-42", after, false},
+	} {
+		if got := stored.SecretMatches(tc.secret, tc.at); got != tc.want {
+			t.Errorf("secret %.8s... at %v: matches %v, want %v", tc.secret, tc.at, got, tc.want)
+		}
+	}
+	// Everything else is unchanged, and get shows the old secret's expiry.
+	if got := decode[clientJSON](t, h.must(h.clients("get", "svc")).stdout); !reflect.DeepEqual(got.PreviousSecretExpiresAt, rotated.PreviousSecretExpiresAt) {
+		t.Errorf("get: previous_client_secret_expires_at %v, want %v", got.PreviousSecretExpiresAt, *rotated.PreviousSecretExpiresAt)
+	}
+	first := rotated.ClientSecret
+	rotated.ClientSecret, rotated.ClientSecretExpiresAt, rotated.PreviousSecretExpiresAt = "", nil, nil
 	created.ClientSecret, created.ClientSecretExpiresAt = "", nil
 	if !reflect.DeepEqual(rotated, created) {
 		t.Errorf("rotate-secret changed the client: %+v, was %+v", rotated, created)
 	}
 
+	// A second rotation, with its own grace: the first secret goes at once.
+	second := decode[clientJSON](t, h.must(h.clients("rotate-secret", "svc", "--grace", "10m")).stdout)
+	stored, err = h.store.GetClient(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for what, ok := range map[string]bool{
+		"the first secret is dropped":      !stored.SecretMatches(old, now),
+		"the third secret works":           stored.SecretMatches(second.ClientSecret, now),
+		"the second secret works":          stored.SecretMatches(first, now),
+		"the second secret ends after 10m": !stored.SecretMatches(first, now.Add(10*time.Minute+time.Second)),
+	} {
+		if !ok {
+			t.Errorf("after a second rotation with --grace 10m: not so that %s", what)
+		}
+	}
+
+	// --grace 0: the old secret is retired at once, but warm caches may
+	// hold it for their TTL.
+	r = h.must(h.clients("rotate-secret", "svc", "--grace", "0"))
+	third := decode[clientJSON](t, r.stdout)
+	if third.PreviousSecretExpiresAt != nil {
+		t.Errorf("--grace 0 printed previous_client_secret_expires_at %d", *third.PreviousSecretExpiresAt)
+	}
+	if !strings.Contains(r.stderr, "GATEHOUSE_CLIENT_CACHE_TTL=10s") || !strings.Contains(r.stderr, "old secret") {
+		t.Errorf("stderr lacks the cache hint: %q", r.stderr)
+	}
+	stored, err = h.store.GetClient(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.SecretMatches(second.ClientSecret, time.Now()) || !stored.SecretMatches(third.ClientSecret, time.Now()) || stored.PreviousSecretHash != "" {
+		t.Errorf("after --grace 0: stored %+v", stored)
+	}
+
+	// Bad --grace values change nothing.
+	for _, g := range []string{"-1s", "721h", "1.5s", "soon", ""} {
+		wantFail(t, h.clients("rotate-secret", "svc", "--grace", g), 2, "--grace: ")
+	}
+	if again, err := h.store.GetClient(ctx, "svc"); err != nil || !reflect.DeepEqual(again, stored) {
+		t.Errorf("a refused rotate-secret changed the client: %+v, %v", again, err)
+	}
+
 	wantFail(t, h.clients("rotate-secret", "nope"), 1, `gatehouse clients rotate-secret: unknown client "nope"`)
 	h.must(h.clients("create", "--id", "spa", "--auth-method", "none", "--grant-type", "authorization_code", "--redirect-uri", "https://spa.example/cb"))
 	wantFail(t, h.clients("rotate-secret", "spa"), 1, `client "spa" is public`)
+}
+
+// TestRotationGraceOutlastsTheCache: the default grace period is at least
+// the longest client cache, so a container holding the record from before
+// a rotation never extends the old secret's life.
+func TestRotationGraceOutlastsTheCache(t *testing.T) {
+	if DefaultRotationGrace < config.MaxClientCacheTTL {
+		t.Errorf("DefaultRotationGrace %s < config.MaxClientCacheTTL %s", DefaultRotationGrace, config.MaxClientCacheTTL)
+	}
 }
 
 func TestClientsUsage(t *testing.T) {

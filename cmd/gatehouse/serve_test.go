@@ -110,15 +110,48 @@ func TestServeDynamoDB(t *testing.T) {
 		t.Fatalf("token: %d %q", code, tok)
 	}
 	rotated := decode[clientJSON](t, h.must(h.clients("rotate-secret", "svc")).stdout)
-	if code, body := clientCredentials(t, issuer, "svc", c.ClientSecret); code != http.StatusUnauthorized || body != "invalid_client" {
-		t.Errorf("old secret after rotation: %d %q", code, body)
+	if code, body := clientCredentials(t, issuer, "svc", c.ClientSecret); code != http.StatusOK {
+		t.Errorf("old secret in the rotation's grace period: %d %q", code, body)
 	}
 	if code, _ := clientCredentials(t, issuer, "svc", rotated.ClientSecret); code != http.StatusOK {
 		t.Errorf("new secret: %d", code)
 	}
+	again := decode[clientJSON](t, h.must(h.clients("rotate-secret", "svc", "--grace", "0")).stdout)
+	for _, old := range []string{c.ClientSecret, rotated.ClientSecret} {
+		if code, body := clientCredentials(t, issuer, "svc", old); code != http.StatusUnauthorized || body != "invalid_client" {
+			t.Errorf("old secret after rotate-secret --grace 0: %d %q", code, body)
+		}
+	}
+	if code, _ := clientCredentials(t, issuer, "svc", again.ClientSecret); code != http.StatusOK {
+		t.Errorf("newest secret: %d", code)
+	}
 	h.must(h.clients("delete", "svc"))
 	if code, _ := clientCredentials(t, issuer, "svc", rotated.ClientSecret); code != http.StatusUnauthorized {
 		t.Errorf("deleted client: %d", code)
+	}
+}
+
+// On a warm client cache (the default TTL), a secret just set by
+// rotate-secret works at once, and the old one during the grace period:
+// the wiring hands the cache a store that reads a client afresh.
+func TestServeDynamoDBRotationOnWarmCache(t *testing.T) {
+	h := newHarnessWithTables(t)
+	c := decode[clientJSON](t, h.must(h.clients("create", "--id", "svc", "--grant-type", "client_credentials", "--scope", "read")).stdout)
+	h.env[config.EnvUsersTable] = h.tables.Users
+	issuer := h.startServe(append([]string{"--store", "dynamodb"}, h.allTableFlags()...)...)
+
+	if code, tok := clientCredentials(t, issuer, "svc", c.ClientSecret); code != http.StatusOK || tok == "" {
+		t.Fatalf("token, warming the cache: %d %q", code, tok)
+	}
+	rotated := decode[clientJSON](t, h.must(h.clients("rotate-secret", "svc")).stdout)
+	if code, body := clientCredentials(t, issuer, "svc", rotated.ClientSecret); code != http.StatusOK {
+		t.Errorf("new secret at once: %d %q", code, body)
+	}
+	if code, body := clientCredentials(t, issuer, "svc", c.ClientSecret); code != http.StatusOK {
+		t.Errorf("old secret in the grace period: %d %q", code, body)
+	}
+	if code, body := clientCredentials(t, issuer, "svc", "Wrong-Secret-42"); code != http.StatusUnauthorized || body != "invalid_client" {
+		t.Errorf("wrong secret: %d %q", code, body)
 	}
 }
 

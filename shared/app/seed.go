@@ -24,7 +24,8 @@ import (
 //	    "client_id": "demo-service",
 //	    "client_secret": "dev-secret-demo-service-change-me",
 //	    "grant_types": ["client_credentials"],
-//	    "scope": "read write"
+//	    "scope": "read write",
+//	    "introspection_allowed": true
 //	  }, {
 //	    "client_id": "demo-web",
 //	    "client_secret": "dev-secret-demo-web-change-me",

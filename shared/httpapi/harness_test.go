@@ -172,7 +172,8 @@ func seedStore(tb testing.TB, store storeAdmin) {
 			TokenEndpointAuthMethod: oauth.AuthMethodBasic},
 		{ID: serviceID, SecretHash: oauth.HashSecret(serviceSecret), Name: "Service",
 			GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"read", "write", "admin"},
-			TokenEndpointAuthMethod: oauth.AuthMethodBasic, AccessTokenLifetime: 5 * time.Minute},
+			TokenEndpointAuthMethod: oauth.AuthMethodBasic, AccessTokenLifetime: 5 * time.Minute,
+			IntrospectionAllowed: true}, // the resource server: introspects every client's access tokens
 		{ID: postID, SecretHash: oauth.HashSecret(postSecret), Name: "Post Client",
 			RedirectURIs:  []string{redirectURI},
 			GrantTypes:    []string{oauth.GrantAuthorizationCode, oauth.GrantClientCredentials, oauth.GrantRefreshToken},

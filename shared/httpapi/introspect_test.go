@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,8 @@ import (
 
 // TestIntrospectionClientAuth covers RFC 7662 §2.1: the caller must
 // authenticate, and public clients (whose client_id is no secret) may not
-// introspect (§4).
+// introspect (§4). The token is the service's: the other clients that
+// authenticate learn only that it is not theirs to ask about.
 func TestIntrospectionClientAuth(t *testing.T) {
 	base := newTestServer(t)
 	tok := str(base.ccToken("read"), "access_token")
@@ -28,8 +30,8 @@ func TestIntrospectionClientAuth(t *testing.T) {
 		err    string
 	}{
 		{"basic", "", basic(serviceID, serviceSecret), 200, ""},
-		{"basic, reserved-character secret", "", basic(webID, webSecret), 200, ""},
-		{"post", formOf("client_id", postID, "client_secret", postSecret), "", 200, ""},
+		{"basic, reserved-character secret, another client", "", basic(webID, webSecret), 200, ""},
+		{"post, another client", formOf("client_id", postID, "client_secret", postSecret), "", 200, ""},
 		{"no credentials", "", "", 401, "invalid_client"},
 		{"wrong secret", "", basic(serviceID, "wrong"), 401, "invalid_client"},
 		{"unknown client", "", basic("nobody", "x"), 401, "invalid_client"},
@@ -51,13 +53,21 @@ func TestIntrospectionClientAuth(t *testing.T) {
 				}
 				return
 			}
+			if strings.Contains(tc.name, "another client") {
+				wantInactive(t, r)
+				return
+			}
 			wantActive(t, r)
 		})
 	}
 }
 
 // TestIntrospectActive covers RFC 7662 §2.2 for live tokens, with every
-// token_type_hint (the hint only orders lookups, §2.1).
+// token_type_hint (the hint only orders lookups, §2.1). Access tokens are
+// introspected by the resource server (introspection_allowed), the refresh
+// token by its own client, the only one it is reported to. A refresh token
+// has no "token_type": §2.2 means a type of RFC 6749 §7.1 (the access
+// token's "Bearer"), and "refresh_token" is none.
 func TestIntrospectActive(t *testing.T) {
 	base := newTestServer(t)
 	user := base.tokens("read write")
@@ -68,28 +78,29 @@ func TestIntrospectActive(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
+		auth  string         // the caller's Authorization header
 		want  map[string]any // exact members; "*" means any non-empty value
 	}{
-		{"user access token", str(user, "access_token"), map[string]any{
+		{"user access token", str(user, "access_token"), basic(serviceID, serviceSecret), map[string]any{
 			"active": true, "scope": "read write", "client_id": webID, "username": userName,
 			"token_type": "Bearer", "exp": float64(now + 3600), "iat": float64(now), "sub": "user-1",
 			"aud": []any{base.URL}, "iss": base.URL, "jti": userClaims["jti"],
 		}},
-		{"client credentials access token", str(cc, "access_token"), map[string]any{
+		{"client credentials access token", str(cc, "access_token"), basic(serviceID, serviceSecret), map[string]any{
 			"active": true, "scope": "admin", "client_id": serviceID,
 			"token_type": "Bearer", "exp": float64(now + 300), "iat": float64(now), "sub": serviceID,
 			"aud": []any{base.URL}, "iss": base.URL, "jti": ccClaims["jti"],
 		}},
-		{"refresh token", str(user, "refresh_token"), map[string]any{
+		{"refresh token", str(user, "refresh_token"), basic(webID, webSecret), map[string]any{
 			"active": true, "scope": "read write", "client_id": webID, "username": userName,
-			"token_type": "refresh_token", "exp": float64(now + 30*24*3600), "iat": float64(now),
+			"exp": float64(now + 30*24*3600), "iat": float64(now),
 			"sub": "user-1", "iss": base.URL,
 		}},
 	}
 	for _, tc := range tests {
 		for _, hint := range []string{"", "access_token", "refresh_token", "unknown_hint"} {
 			t.Run(tc.name+"/hint="+hint, func(t *testing.T) {
-				r := base.withT(t).introspectResp(tc.token, hint)
+				r := base.withT(t).introspectAs(tc.auth, tc.token, hint)
 				wantNoStore(t, r)
 				m := wantActive(t, r)
 				for _, k := range keysOf(m) {
@@ -259,9 +270,9 @@ func TestIntrospectExpired(t *testing.T) {
 		ts := newTestServer(t)
 		tok := str(ts.tokens("read"), "refresh_token")
 		ts.Clock.Advance(29 * 24 * time.Hour)
-		wantActive(t, ts.introspectResp(tok, ""))
+		wantActive(t, ts.webIntrospects(tok, ""))
 		ts.Clock.Advance(2 * 24 * time.Hour)
-		wantInactive(t, ts.introspectResp(tok, "refresh_token"))
+		wantInactive(t, ts.webIntrospects(tok, "refresh_token"))
 	})
 }
 
@@ -279,4 +290,79 @@ func TestIntrospectMissingToken(t *testing.T) {
 			wantNoStore(t, r)
 		})
 	}
+}
+
+// TestIntrospectWhoMayIntrospect covers RFC 7662 §4 and RFC 6749 §1.5: a
+// client learns about the tokens issued to itself; the access tokens of
+// other clients only with introspection_allowed (the service client, the
+// resource server); a refresh token, which is for the authorization server
+// alone, only when it was issued to the caller. Anyone else gets exactly
+// {"active":false}, as for a token that does not exist. The attack it
+// reproduces: a client without the registration (the migrator) read the
+// web client's tokens, and the resource server read a refresh token and
+// the username in it. Run on memstore and on DynamoDB Local, so that the
+// registration also survives the clients table.
+func TestIntrospectWhoMayIntrospect(t *testing.T) {
+	t.Run("memstore", func(t *testing.T) { testWhoMayIntrospect(t, newTestServer(t)) })
+	t.Run("dynamodb", func(t *testing.T) { testWhoMayIntrospect(t, newDynamoServer(t).testServer) })
+}
+
+func testWhoMayIntrospect(t *testing.T, ts *testServer) {
+	web := ts.tokens("read")
+	pw := mustOK(t, "password grant", ts.passwordGrant(userName, userPassword, "read"))
+	public := ts.publicTokens("read")
+	post := mustOK(t, "post client credentials", ts.post(oauth.PathToken, formOf("grant_type", "client_credentials",
+		"client_id", postID, "client_secret", postSecret), ""))
+
+	type caller struct {
+		auth  string
+		extra []string
+	}
+	callers := map[string]caller{
+		"web":      {basic(webID, webSecret), nil},
+		"service":  {basic(serviceID, serviceSecret), nil}, // introspection_allowed
+		"migrator": {basic(passwordID, passwordSec), nil},
+		"post":     {"", []string{"client_id", postID, "client_secret", postSecret}},
+	}
+	// active: the callers that may see each token; every other caller
+	// must get {"active":false}.
+	tokens := []struct {
+		name   string
+		token  string
+		active []string
+	}{
+		{"web access token", str(web, "access_token"), []string{"web", "service"}},
+		{"web refresh token", str(web, "refresh_token"), []string{"web"}},
+		{"service access token", str(ts.ccToken("read"), "access_token"), []string{"service"}},
+		{"migrator access token", str(pw, "access_token"), []string{"migrator", "service"}},
+		{"migrator refresh token", str(pw, "refresh_token"), []string{"migrator"}},
+		{"post access token", str(post, "access_token"), []string{"post", "service"}},
+		{"public access token", str(public, "access_token"), []string{"service"}},
+		{"public refresh token", str(public, "refresh_token"), nil},
+	}
+	unknown := ts.introspectResp(oauth.RandomToken()+"."+oauth.RandomToken(), "")
+	wantInactive(t, unknown)
+	for _, tok := range tokens {
+		for name, c := range callers {
+			for _, hint := range []string{"", "access_token", "refresh_token"} {
+				t.Run(tok.name+"/by "+name+"/hint="+hint, func(t *testing.T) {
+					r := ts.withT(t).introspectAs(c.auth, tok.token, hint, c.extra...)
+					if slices.Contains(tok.active, name) {
+						wantActive(t, r)
+						return
+					}
+					wantInactive(t, r)
+					if r.Body != unknown.Body || r.Header.Get("Content-Type") != unknown.Header.Get("Content-Type") ||
+						r.Header.Get("Cache-Control") != unknown.Header.Get("Cache-Control") {
+						t.Errorf("a refused token reads differently from an unknown one: %q %v, want %q %v",
+							r.Body, r.Header, unknown.Body, unknown.Header)
+					}
+				})
+			}
+		}
+	}
+	// Being asked about changed nothing: every token still works.
+	mustOK(t, "web refresh", ts.refresh(str(web, "refresh_token"), ""))
+	mustOK(t, "public refresh", ts.refreshWith("", str(public, "refresh_token"), "", "client_id", publicID))
+	mustOK(t, "migrator refresh", ts.refreshWith(basic(passwordID, passwordSec), str(pw, "refresh_token"), ""))
 }

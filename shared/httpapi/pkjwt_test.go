@@ -104,19 +104,25 @@ func TestPrivateKeyJWTReplay(t *testing.T) {
 
 // TestPrivateKeyJWTIntrospectionAndRevocation: private_key_jwt works at
 // the introspection and revocation endpoints (RFC 7662 §2.1, RFC 7009
-// §2.1), with aud the token endpoint or the issuer.
+// §2.1), with aud the token endpoint or the issuer. A client introspects
+// its own tokens; another client authenticates and learns nothing of them
+// (RFC 7662 §4).
 func TestPrivateKeyJWTIntrospectionAndRevocation(t *testing.T) {
 	ps := newPKServer(t)
 	tok := str(mustOK(t, "token", ps.ccAssert(inlineRSA().assert(t, ps.claimsFor(pkInlineID)))), "access_token")
 
-	byIssuer := ps.claimsFor(pkURIID)
+	byIssuer := ps.claimsFor(pkInlineID)
 	byIssuer["aud"] = ps.URL
-	m := wantActive(t, ps.post(oauth.PathIntrospect, withAssertion(uriEC().assert(t, byIssuer), "token", tok), ""))
+	m := wantActive(t, ps.post(oauth.PathIntrospect, withAssertion(inlineEC().assert(t, byIssuer), "token", tok), ""))
 	if m["client_id"] != pkInlineID {
 		t.Errorf("introspection client_id %v, want %s", m["client_id"], pkInlineID)
 	}
 	wantActive(t, ps.post(oauth.PathIntrospect,
 		withAssertion(inlineEC().assert(t, ps.claimsFor(pkInlineID)), "token", tok, "client_id", pkInlineID), ""))
+	otherByIssuer := ps.claimsFor(pkURIID)
+	otherByIssuer["aud"] = ps.URL
+	wantInactive(t, ps.post(oauth.PathIntrospect, withAssertion(uriEC().assert(t, otherByIssuer), "token", tok), ""))
+	wantActive(t, ps.introspectResp(tok, "")) // the resource server
 
 	// Another client may not revoke the token; its owner may.
 	r := ps.post(oauth.PathRevoke, withAssertion(uriRSA().assert(t, ps.claimsFor(pkURIID)), "token", tok), "")
@@ -297,9 +303,7 @@ func TestPrivateKeyJWTRefused(t *testing.T) {
 				if strings.Contains(r.Body, marker) {
 					t.Errorf("%s: the response repeats the request: %s", path, r.Body)
 				}
-				if got := r.Header.Get("WWW-Authenticate"); got != "" && auth == "" {
-					t.Errorf("%s: WWW-Authenticate %q without Basic", path, got)
-				}
+				wantChallenge(t, r)
 			}
 		})
 	}
@@ -311,7 +315,7 @@ func TestPrivateKeyJWTRegisteredMethodNamed(t *testing.T) {
 	ps := newPKServer(t)
 	r := ps.post(oauth.PathToken, "grant_type=client_credentials", basic(pkInlineID, "guess-secret"))
 	wantError(t, r, http.StatusUnauthorized, "invalid_client")
-	wantChallenge(t, r, true)
+	wantChallenge(t, r)
 	if d := str(r.JSON(t), "error_description"); !strings.Contains(d, "private_key_jwt") {
 		t.Errorf("description %q does not name private_key_jwt", d)
 	}

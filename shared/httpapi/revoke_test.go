@@ -35,7 +35,7 @@ func TestRevokeRefreshTokenRevokesGrant(t *testing.T) {
 			next := mustOK(t, "refresh", ts.refresh(str(tok, "refresh_token"), ""))
 			wantRevoked(t, ts.revokeWith(basic(webID, webSecret), str(next, "refresh_token"), hint))
 			wantError(t, ts.refresh(str(next, "refresh_token"), ""), http.StatusBadRequest, "invalid_grant")
-			wantInactive(t, ts.introspectResp(str(next, "refresh_token"), ""))
+			wantInactive(t, ts.webIntrospects(str(next, "refresh_token"), ""))
 			if ts.active(str(next, "access_token")) {
 				t.Error("access token still active after its refresh token was revoked")
 			}

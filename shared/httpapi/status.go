@@ -42,14 +42,38 @@ type errorBody struct {
 	ErrorURI         string `json:"error_uri,omitempty"`
 }
 
-// writeError sends an OAuth error as JSON with its status. basicTried adds
-// the WWW-Authenticate challenge §5.2 requires when the client tried HTTP
-// Basic authentication and failed.
-func writeError(w http.ResponseWriter, err error, basicTried bool) {
+// basicChallenge is the WWW-Authenticate challenge of every 401 (RFC 7617
+// §2, with the charset of §2.1).
+const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
+
+// bearerChallenge is the challenge of an invalid_token 401 (RFC 6750 §3).
+const bearerChallenge = `Bearer realm="gatehouse", error="invalid_token"`
+
+// writeError sends an OAuth error as JSON with its status.
+//
+// Every 401 carries a WWW-Authenticate challenge (RFC 9110 §15.5.2: the
+// server "MUST send a WWW-Authenticate header field containing at least
+// one challenge applicable to the target resource"). For invalid_client
+// that is HTTP Basic, whichever method the client tried: RFC 6749 §5.2
+// requires the Basic scheme when the client tried Basic, and uses the 401
+// "to indicate which HTTP authentication schemes are supported" otherwise;
+// Basic is the only HTTP scheme the token, introspection and revocation
+// endpoints accept, while client_secret_post, private_key_jwt and none are
+// body parameters with no HTTP scheme of their own (the metadata's
+// token_endpoint_auth_methods_supported lists them all). A browser shows
+// no sign-in prompt for it on a cross-origin fetch (the usual single-page
+// app's case): the Fetch standard prompts only for same-origin requests.
+//
+// The last argument is ignored; it remains until every caller drops it.
+func writeError(w http.ResponseWriter, err error, _ bool) {
 	oe := oauth.AsError(err)
 	status := statusOf(oe)
-	if status == http.StatusUnauthorized && oe.Code == oauth.CodeInvalidClient && basicTried {
-		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+	switch {
+	case status != http.StatusUnauthorized:
+	case oe.Code == oauth.CodeInvalidToken:
+		w.Header().Set("WWW-Authenticate", bearerChallenge)
+	default:
+		w.Header().Set("WWW-Authenticate", basicChallenge)
 	}
 	if oe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))

@@ -249,13 +249,14 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 	if !ts.active(access) {
 		t.Fatal("fresh access token inactive")
 	}
+	wantActive(t, ts.webIntrospects(refresh, ""))
 	r := ts.exchange(code, verifier)
 	wantError(t, r, http.StatusBadRequest, "invalid_grant")
 	wantNoStore(t, r)
 	if ts.active(access) {
 		t.Error("after a code replay, the first exchange's access token is still active")
 	}
-	wantInactive(t, ts.introspectResp(refresh, ""))
+	wantInactive(t, ts.webIntrospects(refresh, ""))
 	wantError(t, ts.refresh(refresh, ""), http.StatusBadRequest, "invalid_grant")
 	// A third try is still refused.
 	wantError(t, ts.exchange(code, verifier), http.StatusBadRequest, "invalid_grant")
@@ -372,8 +373,8 @@ func TestRefreshRotation(t *testing.T) {
 	if str(next, "access_token") == str(tok, "access_token") || !sameScope(str(next, "scope"), "read write") {
 		t.Fatalf("refresh response: %s", r.Body)
 	}
-	wantInactive(t, ts.introspectResp(rt1, "refresh_token"))
-	wantActive(t, ts.introspectResp(rt2, "refresh_token"))
+	wantInactive(t, ts.webIntrospects(rt1, "refresh_token"))
+	wantActive(t, ts.webIntrospects(rt2, "refresh_token"))
 	// The old token is dead, and the chain goes on with the new one.
 	wantError(t, ts.refresh(rt1, ""), http.StatusBadRequest, "invalid_grant")
 }
@@ -390,6 +391,7 @@ func TestRefreshReuseRevokesGrant(t *testing.T) {
 	if !ts.active(at3) {
 		t.Fatal("newest access token inactive before the reuse")
 	}
+	wantActive(t, ts.webIntrospects(rt3, ""))
 
 	r := ts.refresh(rt1, "")
 	wantError(t, r, http.StatusBadRequest, "invalid_grant")
@@ -401,7 +403,7 @@ func TestRefreshReuseRevokesGrant(t *testing.T) {
 			t.Errorf("%s access token still active after refresh token reuse", name)
 		}
 	}
-	wantInactive(t, ts.introspectResp(rt3, ""))
+	wantInactive(t, ts.webIntrospects(rt3, ""))
 }
 
 // TestRefreshScope covers RFC 6749 §6: the scope may be narrowed, never
@@ -418,7 +420,7 @@ func TestRefreshScope(t *testing.T) {
 		if claims["scope"] != "read" {
 			t.Fatalf("narrowed access token scope %v, want read", claims["scope"])
 		}
-		if in := wantActive(t, ts.introspectResp(str(narrow, "refresh_token"), "")); !sameScope(str(in, "scope"), "read write") {
+		if in := wantActive(t, ts.webIntrospects(str(narrow, "refresh_token"), "")); !sameScope(str(in, "scope"), "read write") {
 			t.Fatalf("narrowing changed the refresh token's scope to %q", in["scope"])
 		}
 		again := mustOK(t, "refresh without scope", ts.refresh(str(narrow, "refresh_token"), ""))

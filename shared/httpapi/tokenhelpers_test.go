@@ -174,14 +174,30 @@ func (ts *testServer) refreshWith(auth, token, scope string, extra ...string) re
 	return ts.post(oauth.PathToken, formOf(pairs...), auth)
 }
 
-// introspectResp introspects a token as the service client.
+// introspectResp introspects a token as the service client, the resource
+// server registered with introspection_allowed: it sees every client's
+// access tokens, and no refresh token but its own.
 func (ts *testServer) introspectResp(token, hint string) response {
 	ts.t.Helper()
-	form := url.Values{"token": {token}}
+	return ts.introspectAs(basic(serviceID, serviceSecret), token, hint)
+}
+
+// introspectAs introspects a token with any client authentication: auth is
+// an Authorization header, extra holds body parameters (client_id, ...).
+func (ts *testServer) introspectAs(auth, token, hint string, extra ...string) response {
+	ts.t.Helper()
+	pairs := append([]string{"token", token}, extra...)
 	if hint != "" {
-		form.Set("token_type_hint", hint)
+		pairs = append(pairs, "token_type_hint", hint)
 	}
-	return ts.post(oauth.PathIntrospect, form.Encode(), basic(serviceID, serviceSecret))
+	return ts.post(oauth.PathIntrospect, formOf(pairs...), auth)
+}
+
+// webIntrospects introspects a token as the web client, which owns the
+// refresh tokens of tokens(): the only client they are reported to.
+func (ts *testServer) webIntrospects(token, hint string) response {
+	ts.t.Helper()
+	return ts.introspectAs(basic(webID, webSecret), token, hint)
 }
 
 // revokeWith revokes a token with any client authentication (see
@@ -238,16 +254,21 @@ func wantJSONType(t *testing.T, r response) {
 	}
 }
 
-// wantChallenge checks for (or against) a Basic WWW-Authenticate challenge.
-func wantChallenge(t *testing.T, r response, want bool) {
+// wantChallenge checks RFC 9110 §15.5.2 and RFC 6749 §5.2: every 401
+// carries a WWW-Authenticate challenge, HTTP Basic with a realm (the one
+// scheme the endpoints accept in the Authorization header), whichever
+// method the client tried; no other status carries one.
+func wantChallenge(t *testing.T, r response) {
 	t.Helper()
-	got := r.Header.Get("WWW-Authenticate")
-	has := strings.HasPrefix(strings.ToLower(got), "basic")
-	if want && !has {
-		t.Errorf("want a WWW-Authenticate: Basic challenge, got %q", got)
+	got := r.Header.Values("WWW-Authenticate")
+	if r.Status != http.StatusUnauthorized {
+		if len(got) > 0 {
+			t.Errorf("status %d with WWW-Authenticate %q", r.Status, got)
+		}
+		return
 	}
-	if !want && got != "" {
-		t.Errorf("want no WWW-Authenticate header, got %q", got)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `Basic realm="`) {
+		t.Errorf("401 with WWW-Authenticate %q, want one Basic challenge with a realm", got)
 	}
 }
 

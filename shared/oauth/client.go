@@ -59,6 +59,13 @@ type ClientCredentials struct {
 // or none. The method used must be the one the client registered. Every
 // failure is invalid_client; a wrong method is named, to help developers,
 // since client ids are not secrets.
+//
+// A secret is checked against the client's current secret and, during a
+// rotation's grace period, its previous one (Client.SecretMatches). If it
+// matches neither and the store can read the record afresh
+// (ClientReloader), it is checked once more against the fresh record: a
+// secret rotated a moment ago works at once, even where a cache still
+// holds the record from before.
 func (s *Server) AuthenticateClient(ctx context.Context, cred ClientCredentials) (*Client, error) {
 	if cred.Method == AuthMethodPrivateKeyJWT {
 		return s.authenticateAssertion(ctx, cred)
@@ -70,10 +77,44 @@ func (s *Server) AuthenticateClient(ctx context.Context, cred ClientCredentials)
 	if err != nil {
 		return nil, err
 	}
-	if cred.Method != AuthMethodNone && !SecretMatches(client.SecretHash, cred.Secret) {
-		return nil, ErrInvalidClient("client authentication failed")
+	if cred.Method == AuthMethodNone || client.SecretMatches(cred.Secret, s.now()) {
+		return client, nil
 	}
-	return client, nil
+	fresh, err := s.reloadClient(ctx, cred.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if fresh != nil && fresh.TokenEndpointAuthMethod == cred.Method && fresh.SecretMatches(cred.Secret, s.now()) {
+		return fresh, nil
+	}
+	return nil, ErrInvalidClient("client authentication failed")
+}
+
+// ClientReloader is a Store that may serve GetClient from a cache or an
+// eventually consistent read (shared/store/clientcache, dynamostore), and
+// can read a client afresh. AuthenticateClient calls ReloadClient once when
+// a secret matches neither of the record's secrets. An implementation may
+// answer from a record it read afresh very recently, bounding the reads
+// that wrong secrets cause. Errors are GetClient's.
+type ClientReloader interface {
+	ReloadClient(ctx context.Context, id string) (*Client, error)
+}
+
+// reloadClient reads the client afresh if the store can: nil if it cannot
+// or the client is gone, an error on store faults.
+func (s *Server) reloadClient(ctx context.Context, id string) (*Client, error) {
+	r, ok := s.store.(ClientReloader)
+	if !ok {
+		return nil, nil
+	}
+	c, err := r.ReloadClient(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, ErrServer(err)
+	}
+	return c, nil
 }
 
 // registeredClient returns the client with this id if it registered method

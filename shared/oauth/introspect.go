@@ -27,10 +27,21 @@ func inactive() *Introspection { return &Introspection{Active: false} }
 
 // Introspect reports on a token for an authenticated client (RFC 7662
 // §2.1). Public clients may not introspect: their client_id is no secret,
-// so allowing them would open the endpoint to anyone (§4). The hint is
-// accepted and not needed (§2.1 lets the server ignore it): the two kinds
-// of token differ in shape. Store faults are errors, not "inactive", so a
-// resource server can tell an outage from a bad token.
+// so allowing them would open the endpoint to anyone (§4).
+//
+// Who learns what (§4: the server "MUST determine whether or not the
+// protected resource is allowed to make the given introspection call"): a
+// client learns about the access tokens issued to itself, and a client
+// registered with introspection_allowed (a resource server) about every
+// access token. A refresh token is reported only to the client it was
+// issued to: it is meant for the authorization server alone (RFC 6749
+// §1.5), and it carries its user's name. Any other caller gets exactly
+// {"active": false}, the answer for a token that does not exist, so a
+// refusal confirms nothing.
+//
+// The hint is accepted and not needed (§2.1 lets the server ignore it):
+// the two kinds of token differ in shape. Store faults are errors, not
+// "inactive", so a resource server can tell an outage from a bad token.
 func (s *Server) Introspect(ctx context.Context, caller *Client, token, hint string) (*Introspection, error) {
 	if caller.IsPublic() {
 		return nil, ErrInvalidClient("introspection requires a confidential client")
@@ -42,22 +53,25 @@ func (s *Server) Introspect(ctx context.Context, caller *Client, token, hint str
 		return inactive(), nil
 	}
 	if looksLikeJWT(token) {
-		return s.introspectAccessToken(ctx, token)
+		return s.introspectAccessToken(ctx, caller, token)
 	}
-	return s.introspectRefreshToken(ctx, token)
+	return s.introspectRefreshToken(ctx, caller, token)
 }
 
 // looksLikeJWT tells a compact JWS (three dot-separated parts) from a
 // refresh token ("<grant id>.<secret>").
 func looksLikeJWT(token string) bool { return strings.Count(token, ".") == 2 }
 
-func (s *Server) introspectAccessToken(ctx context.Context, token string) (*Introspection, error) {
+func (s *Server) introspectAccessToken(ctx context.Context, caller *Client, token string) (*Introspection, error) {
 	claims, err := s.verifier.Verify(ctx, token)
 	if errors.Is(err, ErrKeyUnavailable) {
 		return nil, ErrServer(err)
 	}
 	if err != nil {
 		return inactive(), nil
+	}
+	if claims.ClientID != caller.ID && !caller.IntrospectionAllowed {
+		return inactive(), nil // §4: not the caller's token, nor its to ask about
 	}
 	revoked, err := s.store.AccessTokenRevoked(ctx, claims.ID, claims.GrantID)
 	if err != nil {
@@ -81,21 +95,27 @@ func (s *Server) introspectAccessToken(ctx context.Context, token string) (*Intr
 	}, nil
 }
 
-func (s *Server) introspectRefreshToken(ctx context.Context, token string) (*Introspection, error) {
+// introspectRefreshToken reports on a refresh token to the client it was
+// issued to. The answer has no token_type: §2.2 means a type of RFC 6749
+// §7.1 ("Bearer", the type of an access token), and a refresh token is
+// none, nor one a resource server should accept.
+func (s *Server) introspectRefreshToken(ctx context.Context, caller *Client, token string) (*Introspection, error) {
 	rt, err := s.liveRefreshToken(ctx, token)
 	if err != nil || rt == nil {
 		return inactive(), err
 	}
+	if rt.ClientID != caller.ID {
+		return inactive(), nil // RFC 6749 §1.5: for its own client only
+	}
 	return &Introspection{
-		Active:    true,
-		Scope:     joinScope(rt.Scopes),
-		ClientID:  rt.ClientID,
-		Username:  rt.Username,
-		TokenType: refreshTokenTypeHint,
-		Exp:       rt.ExpiresAt.Unix(),
-		Iat:       rt.IssuedAt.Unix(),
-		Sub:       rt.Subject,
-		Iss:       s.cfg.Issuer,
+		Active:   true,
+		Scope:    joinScope(rt.Scopes),
+		ClientID: rt.ClientID,
+		Username: rt.Username,
+		Exp:      rt.ExpiresAt.Unix(),
+		Iat:      rt.IssuedAt.Unix(),
+		Sub:      rt.Subject,
+		Iss:      s.cfg.Issuer,
 	}, nil
 }
 

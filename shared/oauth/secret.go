@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"time"
 )
 
 // RandomToken returns 256 random bits, base64url-encoded (43 characters):
@@ -35,4 +36,49 @@ func NewClientSecret() string { return RandomToken() }
 func SecretMatches(hash, secret string) bool {
 	got := HashSecret(secret)
 	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1 && hash != ""
+}
+
+// SecretMatches reports whether secret is the client's current secret, or
+// the previous one a rotation kept, before PreviousSecretExpiresAt (see
+// RotateSecret). Both comparisons run every time, in constant time, on
+// hashes of one length, so the response time tells neither which secret
+// matched nor whether the client has a previous one.
+func (c *Client) SecretMatches(secret string, now time.Time) bool {
+	got := []byte(HashSecret(secret))
+	current := hashOrSelf(c.SecretHash, got)
+	previous := hashOrSelf(c.PreviousSecretHash, got)
+	usable := func(ok bool) int {
+		if ok {
+			return 1
+		}
+		return 0
+	}
+	cur := subtle.ConstantTimeCompare(got, current) & usable(c.SecretHash != "")
+	prev := subtle.ConstantTimeCompare(got, previous) &
+		usable(c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt))
+	return cur|prev == 1
+}
+
+// hashOrSelf is the stored hash to compare got with, or got itself when
+// there is none: the comparison then costs the same, and its result is
+// masked out.
+func hashOrSelf(stored string, got []byte) []byte {
+	if stored == "" {
+		return got
+	}
+	return []byte(stored)
+}
+
+// RotateSecret gives the client a new secret (stored as its hash) and keeps
+// the current one working until now+grace, so that old and new overlap
+// while the client's deployments change over; a grace of zero or less
+// retires the old secret at once. A secret an earlier rotation kept is
+// dropped: at most two secrets work at any time. RFC 7591 §2 leaves secret
+// rotation to the server.
+func (c *Client) RotateSecret(newSecret string, now time.Time, grace time.Duration) {
+	c.PreviousSecretHash, c.PreviousSecretExpiresAt = "", time.Time{}
+	if grace > 0 && c.SecretHash != "" {
+		c.PreviousSecretHash, c.PreviousSecretExpiresAt = c.SecretHash, now.Add(grace)
+	}
+	c.SecretHash = HashSecret(newSecret)
 }

@@ -35,6 +35,36 @@ func (s *Store) putClient(ctx context.Context, method string, c *oauth.Client, c
 	return s.putRecord(ctx, method, s.tables.Clients, itemOfClient(c), cond, "client already exists")
 }
 
+// ReplaceClientSecret stores c, a client read with secret hash oldHash and
+// given a new secret (oauth.Client.RotateSecret), only if the stored
+// secret is still oldHash (conditional PutItem): of two rotations at once,
+// one fails with ErrConflict instead of printing a secret that was never
+// stored. ErrNotFound if the client is gone.
+func (s *Store) ReplaceClientSecret(ctx context.Context, c *oauth.Client, oldHash string) error {
+	const method = "ReplaceClientSecret"
+	if c.ID == "" {
+		return notFound(method, "client")
+	}
+	cond := "secret_hash = :old"
+	err := s.put(ctx, &types.Put{
+		TableName:                           &s.tables.Clients,
+		Item:                                itemOfClient(c),
+		ConditionExpression:                 &cond,
+		ExpressionAttributeValues:           item{":old": str(oldHash)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, ok := conditionFailed(err); ok {
+		if old == nil {
+			return notFound(method, "client")
+		}
+		return conflict(method, "the client's secret changed meanwhile")
+	}
+	if err != nil {
+		return fail(method, "PutItem", err, s.tables.Clients)
+	}
+	return nil
+}
+
 // DeleteClient deletes the client with this ID; ErrNotFound if there is
 // none (conditional DeleteItem).
 func (s *Store) DeleteClient(ctx context.Context, id string) error {

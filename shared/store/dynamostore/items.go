@@ -37,6 +37,12 @@ type clientItem struct {
 	ClientURI  string `dynamodbav:"client_uri,omitempty"`
 	LogoURI    string `dynamodbav:"logo_uri,omitempty"`
 	FirstParty bool   `dynamodbav:"first_party,omitempty"`
+	// IntrospectionAllowed is written only when true.
+	IntrospectionAllowed bool `dynamodbav:"introspection_allowed,omitempty"`
+	// PreviousSecretHash, until PreviousSecretExpiresAt, is the secret a
+	// rotation replaced; both absent when there is none.
+	PreviousSecretHash      string    `dynamodbav:"previous_secret_hash,omitempty"`
+	PreviousSecretExpiresAt time.Time `dynamodbav:"previous_secret_expires_at,unixtime,omitempty"`
 }
 
 func newClientItem(c *oauth.Client) clientItem {
@@ -54,6 +60,9 @@ func newClientItem(c *oauth.Client) clientItem {
 		ClientURI:               c.ClientURI,
 		LogoURI:                 c.LogoURI,
 		FirstParty:              c.FirstParty,
+		IntrospectionAllowed:    c.IntrospectionAllowed,
+		PreviousSecretHash:      c.PreviousSecretHash,
+		PreviousSecretExpiresAt: c.PreviousSecretExpiresAt,
 	}
 	if c.JWKS != nil {
 		data, _ := json.Marshal(c.JWKS) // a JWK Set holds only strings
@@ -77,6 +86,9 @@ func (it *clientItem) client() (*oauth.Client, error) {
 		ClientURI:               it.ClientURI,
 		LogoURI:                 it.LogoURI,
 		FirstParty:              it.FirstParty,
+		IntrospectionAllowed:    it.IntrospectionAllowed,
+		PreviousSecretHash:      it.PreviousSecretHash,
+		PreviousSecretExpiresAt: it.PreviousSecretExpiresAt,
 	}
 	if it.JWKS != "" {
 		c.JWKS = &oauth.JWKS{}

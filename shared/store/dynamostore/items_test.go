@@ -31,6 +31,7 @@ func TestClientRoundTrip(t *testing.T) {
 			ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"},
 			TokenEndpointAuthMethod: "client_secret_basic", AccessTokenLifetime: 15 * time.Minute,
 			ClientURI: "https://app.example", LogoURI: "https://app.example/logo.png", FirstParty: true,
+			IntrospectionAllowed: true, PreviousSecretHash: "psh", PreviousSecretExpiresAt: t0,
 		},
 		"minimal": {ID: "public"},
 		"private_key_jwt, inline keys": {
@@ -65,6 +66,16 @@ func TestClientItem(t *testing.T) {
 		"redirect_uris":         "L:[S:https://x/cb]",
 		"access_token_lifetime": "N:90",
 		"first_party":           "BOOL:true",
+	})
+	// The flag of a resource server, and the secret a rotation replaced with
+	// its expiry in epoch seconds.
+	wantItem(t, itemOfClient(&oauth.Client{ID: "rs", SecretHash: "sh", IntrospectionAllowed: true,
+		PreviousSecretHash: "psh", PreviousSecretExpiresAt: t0}), map[string]string{
+		"client_id":                  "S:rs",
+		"secret_hash":                "S:sh",
+		"introspection_allowed":      "BOOL:true",
+		"previous_secret_hash":       "S:psh",
+		"previous_secret_expires_at": "N:1900000000",
 	})
 	// A zero lifetime (the server default), empty strings and lists, and
 	// false flags are omitted.

@@ -135,6 +135,9 @@ func (e *env) newClient() *oauth.Client {
 		ClientURI:               "https://app.example/",
 		LogoURI:                 "https://app.example/logo.png",
 		FirstParty:              true,
+		IntrospectionAllowed:    true,
+		PreviousSecretHash:      oauth.HashSecret(oauth.NewClientSecret()),
+		PreviousSecretExpiresAt: e.later(),
 	}
 }
 
