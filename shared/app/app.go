@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -181,6 +182,9 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, parts Pa
 	}
 	if cfg.SeedFile != "" {
 		seed, err := LoadSeed(cfg.SeedFile)
+		if err == nil {
+			err = seed.checkLifetimes(cfg.MaxAccessTokenTTL)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s=%s: %w", config.EnvSeedFile, cfg.SeedFile, err)
 		}
@@ -215,19 +219,21 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, parts Pa
 		scopes = a.Seed.Scopes()
 	}
 	oauthCfg := oauth.Config{
-		Issuer:                cfg.Issuer,
-		Audience:              cfg.Audience,
-		ScopesSupported:       scopes,
-		AccessTokenLifetime:   cfg.AccessTokenTTL,
-		RefreshTokenLifetime:  cfg.RefreshTokenTTL,
-		CodeLifetime:          cfg.CodeTTL,
-		SessionLifetime:       cfg.SessionTTL,
-		SessionIdleTimeout:    cfg.SessionIdleTTL,
-		LoginMaxFailures:      cfg.LoginMaxFailures,
-		LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP,
-		LoginFailureWindow:    cfg.LoginFailureWindow,
-		Leeway:                cfg.Leeway,
-		JWKSFetcher:           NewJWKSFetcher(logger),
+		Issuer:                 cfg.Issuer,
+		Audience:               cfg.Audience,
+		ScopesSupported:        scopes,
+		AccessTokenLifetime:    cfg.AccessTokenTTL,
+		MaxAccessTokenLifetime: cfg.MaxAccessTokenTTL,
+		DisableImplicitGrant:   !cfg.ImplicitGrant,
+		RefreshTokenLifetime:   cfg.RefreshTokenTTL,
+		CodeLifetime:           cfg.CodeTTL,
+		SessionLifetime:        cfg.SessionTTL,
+		SessionIdleTimeout:     cfg.SessionIdleTTL,
+		LoginMaxFailures:       cfg.LoginMaxFailures,
+		LoginMaxFailuresPerIP:  cfg.LoginMaxFailuresPerIP,
+		LoginFailureWindow:     cfg.LoginFailureWindow,
+		Leeway:                 cfg.Leeway,
+		JWKSFetcher:            NewJWKSFetcher(logger),
 	}
 	a.httpOptions = httpapi.Options{Logger: logger, Observe: o.observe, ScopeDescriptions: cfg.ScopeDescriptions, Pages: parts.Pages}
 	if a.Discovery, err = oauth.NewDiscovery(oauthCfg, signer); err != nil {
@@ -245,6 +251,25 @@ func Build(ctx context.Context, cfg config.Config, logger *slog.Logger, parts Pa
 	}
 	a.Handlers = httpapi.New(a.Server, a.httpOptions)
 	return a, nil
+}
+
+// checkLifetimes refuses the seed's clients whose access_token_lifetime
+// exceeds the deployment's maximum (GATEHOUSE_MAX_ACCESS_TOKEN_TTL; zero
+// means its default), as `gatehouse clients create` does: the seed is a
+// registration path too. LoadSeed checks only the ceiling, as it does not
+// know the maximum.
+func (s *Seed) checkLifetimes(limit time.Duration) error {
+	if limit <= 0 {
+		limit = config.DefaultMaxAccessTokenTTL
+	}
+	v := &validator{}
+	for i := range s.Clients {
+		c := &s.Clients[i]
+		if msg := accessTokenLifetimeProblem(c.AccessTokenLifetime, limit); msg != "" {
+			v.fail(fmt.Sprintf("clients[%d].access_token_lifetime", i), "%s (client %q)", msg, c.ClientID)
+		}
+	}
+	return errors.Join(v.errs...)
 }
 
 // Metadata serves the metadata and the JWK Set: the Handlers' when the app

@@ -11,10 +11,14 @@ import (
 
 // lambdaDefaults are what a Lambda function uses where its environment is
 // silent: production's DynamoDB store and KMS key, not the local binary's
-// memory and key file.
+// memory and key file; and no implicit grant, which issues its token at the
+// authorization endpoint, while on AWS only the token function may sign
+// (template.yaml): the metadata must not advertise what the authorize
+// function cannot do.
 var lambdaDefaults = map[string]string{
-	config.EnvStore:  config.StoreDynamoDB,
-	config.EnvSigner: config.SignerKMS,
+	config.EnvStore:         config.StoreDynamoDB,
+	config.EnvSigner:        config.SignerKMS,
+	config.EnvImplicitGrant: "false",
 }
 
 // LambdaConfig reads a Lambda function's configuration: the environment,

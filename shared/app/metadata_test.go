@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/oauth"
@@ -28,6 +29,12 @@ func TestSeedClientValidate(t *testing.T) {
 		}},
 		{"links and first party", app.SeedClient{ClientID: "web", ClientSecret: "s", GrantTypes: []string{"client_credentials"},
 			ClientURI: "https://web.example/", LogoURI: "http://[::1]:8080/logo.svg", FirstParty: true}, nil},
+		{"lifetime at the maximum", app.SeedClient{ClientID: "svc", ClientSecret: "s", GrantTypes: []string{"client_credentials"},
+			AccessTokenLifetime: 86400, MaxAccessTokenLifetime: 24 * time.Hour}, nil},
+		{"lifetime over the maximum", app.SeedClient{ClientID: "svc", ClientSecret: "s", GrantTypes: []string{"client_credentials"},
+			AccessTokenLifetime: 30 * 86400, MaxAccessTokenLifetime: 24 * time.Hour}, []app.FieldError{
+			{"access_token_lifetime", "2592000 is out of range: want seconds between 1 and 86400 (GATEHOUSE_MAX_ACCESS_TOKEN_TTL is 24h0m0s), or 0 for the server default"},
+		}},
 		{"bad links", app.SeedClient{ClientID: "web", ClientSecret: "s", GrantTypes: []string{"client_credentials"},
 			ClientURI: "ftp://web.example/", LogoURI: "http://web.example/logo.png"}, []app.FieldError{
 			{"client_uri", `"ftp://web.example/" must use https (plain http only on 127.0.0.1, [::1] or localhost)`},

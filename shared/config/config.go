@@ -9,7 +9,8 @@
 // | GATEHOUSE_AUDIENCE                  | access-token "aud" values, comma-separated                     | the issuer                |
 // | GATEHOUSE_SCOPES                    | scopes_supported in the metadata, comma- or space-separated    | union of seeded scopes    |
 // | GATEHOUSE_SCOPE_DESCRIPTIONS        | consent-page wording, a JSON object: {"photos.read": "See ..."} | standard scopes only      |
-// | GATEHOUSE_ACCESS_TOKEN_TTL          | access-token lifetime                                          | 1h                        |
+// | GATEHOUSE_ACCESS_TOKEN_TTL          | access-token lifetime, at most GATEHOUSE_MAX_ACCESS_TOKEN_TTL  | 1h                        |
+// | GATEHOUSE_MAX_ACCESS_TOKEN_TTL      | cap on any access-token lifetime, a client's own included      | 24h (at most 8760h)       |
 // | GATEHOUSE_REFRESH_TOKEN_TTL         | refresh-token lifetime (each rotation starts a new period)     | 720h (30 days)            |
 // | GATEHOUSE_CODE_TTL                  | authorization-code lifetime, at most 10m (RFC 6749 §4.1.2)     | 60s                       |
 // | GATEHOUSE_SESSION_TTL               | browser sign-in session lifetime                               | 12h                       |
@@ -17,6 +18,7 @@
 // | GATEHOUSE_LOGIN_MAX_FAILURES        | failed sign-ins per username per window before refusing it     | 5                         |
 // | GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP | failed sign-ins per source address (IPv6: /64) per window      | 50                        |
 // | GATEHOUSE_LOGIN_FAILURE_WINDOW      | failed sign-ins are counted per window, at most 24h            | 15m                       |
+// | GATEHOUSE_IMPLICIT_GRANT            | allow and advertise the implicit grant: true or false          | true (Lambda: false)      |
 // | GATEHOUSE_STORE                     | storage backend: "memory" or "dynamodb"                        | memory (Lambda: dynamodb) |
 // | GATEHOUSE_CLIENTS_TABLE             | DynamoDB table of the clients (store "dynamodb")               | gatehouse-clients         |
 // | GATEHOUSE_USERS_TABLE               | DynamoDB table of the users                                    | gatehouse-users           |
@@ -44,6 +46,23 @@
 // address after GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP, until the current
 // GATEHOUSE_LOGIN_FAILURE_WINDOW ends: anyone can lock a user out for one
 // window by guessing at the username, hence the window's 24h cap.
+//
+// An access token is a JWT that resource servers verify on their own, so a
+// revocation reaches one that does not ask the introspection endpoint only
+// when the token expires. GATEHOUSE_MAX_ACCESS_TOKEN_TTL bounds that wait
+// for every token: a client registered with a longer
+// access_token_lifetime is refused at registration (the seed file,
+// `gatehouse clients create`, which reads the variable too) and, if
+// registered before, gets tokens of the maximum lifetime.
+//
+// The implicit grant (RFC 6749 §4.2) issues its access token at the
+// authorization endpoint, which must therefore be able to sign. On AWS only
+// the token function may call kms:Sign, so the Lambda functions default to
+// GATEHOUSE_IMPLICIT_GRANT=false and template.yaml sets it so; turning it
+// on there also needs kms:Sign for the authorize function. When it is off,
+// the metadata does not advertise the grant and response_type=token is
+// unsupported_response_type. RFC 9700 §2.1.2 says clients SHOULD NOT use
+// the implicit grant; prefer the authorization code grant with PKCE.
 //
 // The client cache trades freshness for speed: a deleted client or a
 // rotated secret takes up to GATEHOUSE_CLIENT_CACHE_TTL to take effect in a
@@ -76,6 +95,7 @@ const (
 	EnvScopes            = "GATEHOUSE_SCOPES"
 	EnvScopeDescriptions = "GATEHOUSE_SCOPE_DESCRIPTIONS"
 	EnvAccessTokenTTL    = "GATEHOUSE_ACCESS_TOKEN_TTL"
+	EnvMaxAccessTokenTTL = "GATEHOUSE_MAX_ACCESS_TOKEN_TTL"
 	EnvRefreshTokenTTL   = "GATEHOUSE_REFRESH_TOKEN_TTL"
 	EnvCodeTTL           = "GATEHOUSE_CODE_TTL"
 	EnvSessionTTL        = "GATEHOUSE_SESSION_TTL"
@@ -100,14 +120,16 @@ const (
 	EnvLoginMaxFailures      = "GATEHOUSE_LOGIN_MAX_FAILURES"
 	EnvLoginMaxFailuresPerIP = "GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP"
 	EnvLoginFailureWindow    = "GATEHOUSE_LOGIN_FAILURE_WINDOW"
+
+	EnvImplicitGrant = "GATEHOUSE_IMPLICIT_GRANT"
 )
 
 // Variables lists every variable FromEnv reads, in the order of the table
 // above.
 var Variables = []string{
 	EnvIssuer, EnvAudience, EnvScopes, EnvScopeDescriptions,
-	EnvAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL, EnvSessionIdleTTL,
-	EnvLoginMaxFailures, EnvLoginMaxFailuresPerIP, EnvLoginFailureWindow,
+	EnvAccessTokenTTL, EnvMaxAccessTokenTTL, EnvRefreshTokenTTL, EnvCodeTTL, EnvSessionTTL, EnvSessionIdleTTL,
+	EnvLoginMaxFailures, EnvLoginMaxFailuresPerIP, EnvLoginFailureWindow, EnvImplicitGrant,
 	EnvStore, EnvClientsTable, EnvUsersTable, EnvCodesTable, EnvTokensTable, EnvSessionsTable, EnvClientCacheTTL,
 	EnvSigner, EnvSigningAlg, EnvKMSKeyID, EnvKMSVerifyKeys, EnvLeeway, EnvSigningKeyFile, EnvSeedFile, EnvLogLevel,
 }
@@ -147,6 +169,21 @@ const (
 // would keep expired tokens alive.
 const MaxLeeway = time.Minute
 
+// DefaultAccessTokenTTL is the grant library's default access-token
+// lifetime (oauth.DefaultAccessTokenLifetime), used when
+// GATEHOUSE_ACCESS_TOKEN_TTL is unset.
+const DefaultAccessTokenTTL = time.Hour
+
+// DefaultMaxAccessTokenTTL is GATEHOUSE_MAX_ACCESS_TOKEN_TTL's default
+// (oauth.DefaultMaxAccessTokenLifetime), and AccessTokenTTLCeiling its upper
+// bound. A resource server that verifies JWTs without asking the
+// introspection endpoint accepts a revoked token until it expires, so the
+// maximum is how long a revocation may take to reach it.
+const (
+	DefaultMaxAccessTokenTTL = 24 * time.Hour
+	AccessTokenTTLCeiling    = 365 * 24 * time.Hour
+)
+
 // MaxCodeTTL caps GATEHOUSE_CODE_TTL: RFC 6749 §4.1.2 recommends a maximum
 // authorization-code lifetime of 10 minutes.
 const MaxCodeTTL = 10 * time.Minute
@@ -180,6 +217,9 @@ type Config struct {
 	// JSON object such as {"photos.read": "See your photos"}.
 	ScopeDescriptions map[string]string
 	AccessTokenTTL    time.Duration
+	// MaxAccessTokenTTL caps every access-token lifetime, a client's own
+	// included; FromEnv fills in DefaultMaxAccessTokenTTL.
+	MaxAccessTokenTTL time.Duration
 	RefreshTokenTTL   time.Duration
 	CodeTTL           time.Duration
 	SessionTTL        time.Duration
@@ -194,6 +234,9 @@ type Config struct {
 	LoginMaxFailures      int
 	LoginMaxFailuresPerIP int
 	LoginFailureWindow    time.Duration
+	// ImplicitGrant allows and advertises the implicit grant (RFC 6749
+	// §4.2): FromEnv's default is true, app.LambdaConfig's false.
+	ImplicitGrant bool
 
 	Store          string        // StoreMemory or StoreDynamoDB
 	Tables         Tables        // DynamoDB table names; always filled in
@@ -219,6 +262,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Scopes:                r.scopes(EnvScopes),
 		ScopeDescriptions:     r.scopeDescriptions(EnvScopeDescriptions),
 		AccessTokenTTL:        r.duration(EnvAccessTokenTTL, 0),
+		MaxAccessTokenTTL:     r.maxAccessTokenTTL(),
 		RefreshTokenTTL:       r.duration(EnvRefreshTokenTTL, 0),
 		CodeTTL:               r.duration(EnvCodeTTL, MaxCodeTTL),
 		SessionTTL:            r.duration(EnvSessionTTL, 0),
@@ -226,6 +270,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LoginMaxFailures:      r.positiveInt(EnvLoginMaxFailures),
 		LoginMaxFailuresPerIP: r.positiveInt(EnvLoginMaxFailuresPerIP),
 		LoginFailureWindow:    r.duration(EnvLoginFailureWindow, MaxLoginFailureWindow),
+		ImplicitGrant:         r.boolean(EnvImplicitGrant, true),
 		Store:                 r.oneOf(EnvStore, StoreMemory, stores),
 		Tables:                r.tables(),
 		ClientCacheTTL:        r.durationOrZero(EnvClientCacheTTL, DefaultClientCacheTTL, MaxClientCacheTTL),
@@ -246,10 +291,46 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			"`gatehouse clients create` and `gatehouse users create`", EnvStore, StoreDynamoDB)
 	}
 	r.signer(cfg)
+	r.accessTokenTTL(cfg)
 	if err := errors.Join(r.errs...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// accessTokenTTL checks the access-token lifetime, given or default,
+// against the maximum.
+func (r *reader) accessTokenTTL(cfg Config) {
+	if cfg.MaxAccessTokenTTL <= 0 {
+		return // reported already
+	}
+	switch {
+	case cfg.AccessTokenTTL > cfg.MaxAccessTokenTTL:
+		r.fail(EnvAccessTokenTTL, "%q exceeds %s (%s)", r.get(EnvAccessTokenTTL), EnvMaxAccessTokenTTL, cfg.MaxAccessTokenTTL)
+	case cfg.AccessTokenTTL == 0 && DefaultAccessTokenTTL > cfg.MaxAccessTokenTTL:
+		r.fail(EnvAccessTokenTTL, "the default of %s exceeds %s (%s): set both", DefaultAccessTokenTTL, EnvMaxAccessTokenTTL, cfg.MaxAccessTokenTTL)
+	}
+}
+
+// maxAccessTokenTTL reads GATEHOUSE_MAX_ACCESS_TOKEN_TTL, defaulting to
+// DefaultMaxAccessTokenTTL.
+func (r *reader) maxAccessTokenTTL() time.Duration {
+	if r.get(EnvMaxAccessTokenTTL) == "" {
+		return DefaultMaxAccessTokenTTL
+	}
+	return r.duration(EnvMaxAccessTokenTTL, AccessTokenTTLCeiling)
+}
+
+// MaxAccessTokenTTLFromEnv reads only GATEHOUSE_MAX_ACCESS_TOKEN_TTL, with
+// FromEnv's default and checks, for the admin commands that need no issuer
+// (`gatehouse clients create` refuses a longer access_token_lifetime).
+func MaxAccessTokenTTLFromEnv(getenv func(string) string) (time.Duration, error) {
+	r := reader{getenv: getenv}
+	d := r.maxAccessTokenTTL()
+	if err := errors.Join(r.errs...); err != nil {
+		return 0, err
+	}
+	return d, nil
 }
 
 // signer checks that the signer's variables fit together.
@@ -422,6 +503,21 @@ func (r *reader) duration(name string, limit time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// boolean reads true or false (also on/off, yes/no, 1/0, in any case);
+// empty means def.
+func (r *reader) boolean(name string, def bool) bool {
+	switch strings.ToLower(r.get(name)) {
+	case "":
+		return def
+	case "true", "on", "yes", "1":
+		return true
+	case "false", "off", "no", "0":
+		return false
+	}
+	r.fail(name, "%q is not true or false", r.get(name))
+	return def
 }
 
 // positiveInt reads a positive whole number; empty means 0 (the default).

@@ -30,6 +30,10 @@ func TestFromEnvDefaults(t *testing.T) {
 		Signer:         config.SignerLocal,
 		SigningAlg:     config.AlgRS256,
 		LogLevel:       slog.LevelInfo,
+		// The local binary has a key in the process: it can sign at its
+		// authorization endpoint (app.LambdaConfig turns this off).
+		ImplicitGrant:     true,
+		MaxAccessTokenTTL: 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("FromEnv =\n%+v\nwant\n%+v", cfg, want)
@@ -160,6 +164,25 @@ func TestFromEnvGood(t *testing.T) {
 			eq(t, c.SigningKeyFile, "/keys/k.pem")
 			eq(t, c.SeedFile, "dev/seed.json")
 		}},
+		{"implicit grant off", map[string]string{config.EnvImplicitGrant: "false"}, func(t *testing.T, c config.Config) {
+			eq(t, c.ImplicitGrant, false)
+		}},
+		{"implicit grant off, other spellings", map[string]string{config.EnvImplicitGrant: " Off "}, func(t *testing.T, c config.Config) {
+			eq(t, c.ImplicitGrant, false)
+		}},
+		{"implicit grant on", map[string]string{config.EnvImplicitGrant: "TRUE"}, func(t *testing.T, c config.Config) {
+			eq(t, c.ImplicitGrant, true)
+		}},
+		{"max access-token TTL", map[string]string{config.EnvMaxAccessTokenTTL: "48h", config.EnvAccessTokenTTL: "36h"}, func(t *testing.T, c config.Config) {
+			eq(t, c.MaxAccessTokenTTL, 48*time.Hour)
+			eq(t, c.AccessTokenTTL, 36*time.Hour)
+		}},
+		{"access-token TTL equal to the maximum", map[string]string{config.EnvAccessTokenTTL: "86400"}, func(t *testing.T, c config.Config) {
+			eq(t, c.AccessTokenTTL, config.DefaultMaxAccessTokenTTL)
+		}},
+		{"max access-token TTL at its ceiling", map[string]string{config.EnvMaxAccessTokenTTL: "8760h"}, func(t *testing.T, c config.Config) {
+			eq(t, c.MaxAccessTokenTTL, config.AccessTokenTTLCeiling)
+		}},
 		{"log level debug", map[string]string{config.EnvLogLevel: "debug"}, func(t *testing.T, c config.Config) {
 			eq(t, c.LogLevel, slog.LevelDebug)
 		}},
@@ -243,6 +266,16 @@ func TestFromEnvBad(t *testing.T) {
 		{"leeway too long", map[string]string{config.EnvLeeway: "2m"}, `GATEHOUSE_TOKEN_LEEWAY: "2m" exceeds the maximum of 1m0s`},
 		{"lower-case alg", map[string]string{config.EnvSigningAlg: "rs256"}, `GATEHOUSE_SIGNING_ALG: unsupported value "rs256"`},
 		{"bad log level", map[string]string{config.EnvLogLevel: "verbose"}, `GATEHOUSE_LOG_LEVEL: unknown log level "verbose"`},
+		{"bad implicit grant", map[string]string{config.EnvImplicitGrant: "maybe"}, `GATEHOUSE_IMPLICIT_GRANT: "maybe" is not true or false`},
+		{"access-token TTL over the default maximum", map[string]string{config.EnvAccessTokenTTL: "25h"},
+			`GATEHOUSE_ACCESS_TOKEN_TTL: "25h" exceeds GATEHOUSE_MAX_ACCESS_TOKEN_TTL (24h0m0s)`},
+		{"access-token TTL over the maximum", map[string]string{config.EnvAccessTokenTTL: "2h", config.EnvMaxAccessTokenTTL: "90m"},
+			`GATEHOUSE_ACCESS_TOKEN_TTL: "2h" exceeds GATEHOUSE_MAX_ACCESS_TOKEN_TTL (1h30m0s)`},
+		{"maximum under the default access-token TTL", map[string]string{config.EnvMaxAccessTokenTTL: "30m"},
+			`GATEHOUSE_ACCESS_TOKEN_TTL: the default of 1h0m0s exceeds GATEHOUSE_MAX_ACCESS_TOKEN_TTL (30m0s)`},
+		{"max access-token TTL over its ceiling", map[string]string{config.EnvMaxAccessTokenTTL: "8761h"},
+			`GATEHOUSE_MAX_ACCESS_TOKEN_TTL: "8761h" exceeds the maximum of 8760h0m0s`},
+		{"zero max access-token TTL", map[string]string{config.EnvMaxAccessTokenTTL: "0"}, `GATEHOUSE_MAX_ACCESS_TOKEN_TTL: "0" must be positive`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,6 +324,24 @@ func TestTablesFromEnv(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_USERS_TABLE: \"x\" is not a valid") ||
 		!strings.Contains(err.Error(), "GATEHOUSE_CODES_TABLE: \"gatehouse-clients\" is also the table of GATEHOUSE_CLIENTS_TABLE") {
 		t.Errorf("TablesFromEnv error = %v", err)
+	}
+}
+
+// TestMaxAccessTokenTTLFromEnv: the admin commands, which need no issuer,
+// read the maximum as FromEnv does, to refuse registering a client with a
+// longer lifetime.
+func TestMaxAccessTokenTTLFromEnv(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": config.DefaultMaxAccessTokenTTL, "2h": 2 * time.Hour, " 3600 ": time.Hour} {
+		got, err := config.MaxAccessTokenTTLFromEnv(env(map[string]string{config.EnvMaxAccessTokenTTL: in}))
+		if err != nil || got != want {
+			t.Errorf("MaxAccessTokenTTLFromEnv(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"soon", "-1h", "9000h"} {
+		_, err := config.MaxAccessTokenTTLFromEnv(env(map[string]string{config.EnvMaxAccessTokenTTL: in}))
+		if err == nil || !strings.HasPrefix(err.Error(), config.EnvMaxAccessTokenTTL+": ") {
+			t.Errorf("MaxAccessTokenTTLFromEnv(%q): error %v", in, err)
+		}
 	}
 }
 

@@ -83,9 +83,9 @@ func (d *Discovery) Metadata() *Metadata {
 		TokenEndpoint:                     d.url(PathToken),
 		JWKSURI:                           d.url(PathJWKS),
 		ScopesSupported:                   d.cfg.ScopesSupported,
-		ResponseTypesSupported:            []string{ResponseTypeCode, ResponseTypeToken},
-		ResponseModesSupported:            []string{"query", "fragment"},
-		GrantTypesSupported:               []string{GrantAuthorizationCode, GrantImplicit, GrantPassword, GrantClientCredentials, GrantRefreshToken},
+		ResponseTypesSupported:            d.responseTypes(),
+		ResponseModesSupported:            d.responseModes(),
+		GrantTypesSupported:               d.grantTypes(),
 		TokenEndpointAuthMethodsSupported: methods,
 		TokenEndpointAuthSigningAlgValuesSupported:         ClientAssertionAlgs(),
 		RevocationEndpoint:                                 d.url(PathRevoke),
@@ -99,6 +99,31 @@ func (d *Discovery) Metadata() *Metadata {
 		SubjectTypesSupported:                              []string{"public"},
 		IDTokenSigningAlgValuesSupported:                   []string{d.signer.Algorithm()},
 	}
+}
+
+// responseTypes, responseModes and grantTypes advertise what the
+// authorization and token endpoints accept (RFC 8414 §2): the implicit
+// grant, its response_type=token and the fragment it answers in only when
+// the deployment allows it (Config.DisableImplicitGrant).
+func (d *Discovery) responseTypes() []string {
+	if d.cfg.DisableImplicitGrant {
+		return []string{ResponseTypeCode}
+	}
+	return []string{ResponseTypeCode, ResponseTypeToken}
+}
+
+func (d *Discovery) responseModes() []string {
+	if d.cfg.DisableImplicitGrant {
+		return []string{"query"}
+	}
+	return []string{"query", "fragment"}
+}
+
+func (d *Discovery) grantTypes() []string {
+	if d.cfg.DisableImplicitGrant {
+		return []string{GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken}
+	}
+	return []string{GrantAuthorizationCode, GrantImplicit, GrantPassword, GrantClientCredentials, GrantRefreshToken}
 }
 
 // JWKS returns the public keys that verify this server's tokens (RFC 7517

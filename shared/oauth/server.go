@@ -19,10 +19,17 @@ type Config struct {
 	Audience []string
 	// ScopesSupported is advertised in the metadata (RFC 8414 §2).
 	ScopesSupported      []string
-	AccessTokenLifetime  time.Duration // default 1 h
+	AccessTokenLifetime  time.Duration // default 1 h; at most MaxAccessTokenLifetime
 	RefreshTokenLifetime time.Duration // default 30 days; each rotation starts a new period
 	CodeLifetime         time.Duration // default 60 s (RFC 6749 §4.1.2: "maximum ... of 10 minutes RECOMMENDED")
 	SessionLifetime      time.Duration // default 12 h: a session's absolute lifetime
+	// MaxAccessTokenLifetime caps every access token's lifetime, a client's
+	// own (Client.AccessTokenLifetime) included (default 24 h). An access
+	// token is a JWT that resource servers may verify without asking the
+	// introspection endpoint (RFC 9068); they accept it, revoked or not,
+	// until it expires, so this bounds how long a revocation can take to
+	// reach them.
+	MaxAccessTokenLifetime time.Duration
 	// SessionIdleTimeout ends a session unused for this long (default 1 h;
 	// at most SessionLifetime).
 	SessionIdleTimeout time.Duration
@@ -46,6 +53,15 @@ type Config struct {
 	// assertion's exp may be (default 5 min): a longer-lived assertion is
 	// refused, and its jti is remembered no longer than this (RFC 7523 §3).
 	MaxClientAssertionLifetime time.Duration
+	// DisableImplicitGrant turns the implicit grant (RFC 6749 §4.2) off: the
+	// metadata no longer advertises it (grant_types_supported,
+	// response_types_supported, response_modes_supported: RFC 8414 §2) and
+	// an authorization request for response_type=token is refused with
+	// unsupported_response_type (§4.2.2.1), even from a client registered
+	// for it. A deployment whose authorization endpoint cannot sign tokens
+	// (on AWS only the token function may call kms:Sign) must turn it off;
+	// RFC 9700 §2.1.2 says clients SHOULD NOT use it anyway.
+	DisableImplicitGrant bool
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 }
@@ -62,6 +78,9 @@ const (
 	DefaultLoginFailureWindow   = 15 * time.Minute
 	DefaultLeeway               = 30 * time.Second
 )
+
+// DefaultMaxAccessTokenLifetime is Config.MaxAccessTokenLifetime's default.
+const DefaultMaxAccessTokenLifetime = 24 * time.Hour
 
 // Endpoint paths, relative to the issuer.
 const (
@@ -123,6 +142,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Audience = []string{cfg.Issuer}
 	}
 	setDefault(&cfg.AccessTokenLifetime, DefaultAccessTokenLifetime)
+	setDefault(&cfg.MaxAccessTokenLifetime, DefaultMaxAccessTokenLifetime)
+	cfg.AccessTokenLifetime = min(cfg.AccessTokenLifetime, cfg.MaxAccessTokenLifetime)
 	setDefault(&cfg.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
 	setDefault(&cfg.CodeLifetime, DefaultCodeLifetime)
 	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)

@@ -77,10 +77,12 @@ func (s *Server) Token(ctx context.Context, client *Client, req *TokenRequest) (
 	return resp, nil
 }
 
-// accessTokenLifetime is the client's own lifetime or the default.
+// accessTokenLifetime is the client's own lifetime or the default, capped
+// at MaxAccessTokenLifetime: a client registered with a longer lifetime
+// (before the cap, or before it was lowered) gets the cap.
 func (s *Server) accessTokenLifetime(c *Client) time.Duration {
 	if c.AccessTokenLifetime > 0 {
-		return c.AccessTokenLifetime
+		return min(c.AccessTokenLifetime, s.cfg.MaxAccessTokenLifetime)
 	}
 	return s.cfg.AccessTokenLifetime
 }
@@ -132,12 +134,10 @@ func grantIDOf(token string) (string, bool) {
 }
 
 // revokeGrant revokes every token of a grant, keeping the mark for as long
-// as any of its tokens could live.
+// as any of its tokens could live: its refresh tokens, and its access
+// tokens, whose lifetime a client may set up to MaxAccessTokenLifetime.
 func (s *Server) revokeGrant(ctx context.Context, grantID string) error {
-	keep := s.cfg.RefreshTokenLifetime
-	if s.cfg.AccessTokenLifetime > keep {
-		keep = s.cfg.AccessTokenLifetime
-	}
+	keep := max(s.cfg.RefreshTokenLifetime, s.cfg.MaxAccessTokenLifetime)
 	return s.store.RevokeGrant(ctx, grantID, s.now().Add(keep+s.cfg.Leeway))
 }
 
