@@ -65,6 +65,91 @@ type Config struct {
 	// Logger receives JWKS fetch failures (never token contents). Default:
 	// slog.Default().
 	Logger *slog.Logger
+	// Introspection, if not nil, turns on introspection mode: each token
+	// that verifies is also checked at the authorization server's
+	// introspection endpoint (RFC 7662), so a revoked token is refused
+	// within Introspection.CacheTTL instead of at its expiry. See
+	// introspect.go. Nil: the JWT alone decides.
+	Introspection *Introspection
+}
+
+// Introspection configures introspection mode: how this resource server
+// asks the authorization server whether a token is still active (RFC 7662
+// §2), and how long it trusts the answer.
+//
+// Each token not in the cache costs one introspection request, and the
+// authorization server one DynamoDB read (Gatehouse's introspection budget
+// is one DynamoDB call and no KMS call). While the introspection endpoint
+// cannot answer, requests are refused with 503 (fail closed): a token is
+// never accepted without an answer.
+type Introspection struct {
+	// ClientID and ClientSecret authenticate this resource server at the
+	// introspection endpoint with client_secret_basic (RFC 6749 §2.3.1,
+	// RFC 7662 §2.1). Required. Gatehouse tells a client about the
+	// access tokens of other clients only if it is registered with
+	// introspection_allowed: true; without it every other client's token
+	// is reported inactive, and so refused here.
+	ClientID     string
+	ClientSecret string
+	// URL is the introspection endpoint. Default: Issuer + "/introspect".
+	// It must be https (http only on a loopback host).
+	URL string
+	// CacheTTL is how long an answer about a token is reused: a revoked
+	// token is accepted for at most this long after the revocation.
+	// Default 5 s, at most MaxIntrospectionCacheTTL; an answer is never
+	// kept past the token's expiry. Answers that could not be obtained
+	// are not cached.
+	CacheTTL time.Duration
+	// MaxEntries bounds the cache, so a flood of distinct tokens cannot
+	// grow memory without limit: about 270 bytes an answer, 2.7 MB at the
+	// default of 10,000. When it is full, a random answer is dropped.
+	MaxEntries int
+	// Timeout bounds one introspection request. Default 5 s.
+	Timeout time.Duration
+}
+
+// Defaults and bounds of Introspection.
+const (
+	DefaultIntrospectionCacheTTL   = 5 * time.Second
+	MaxIntrospectionCacheTTL       = time.Minute
+	DefaultIntrospectionMaxEntries = 10_000
+	DefaultIntrospectionTimeout    = 5 * time.Second
+	// IntrospectionPath is where Gatehouse serves introspection, relative
+	// to the issuer.
+	IntrospectionPath = "/introspect"
+)
+
+// withDefaults checks the introspection settings of the resource server
+// whose configuration is cfg (defaults filled in) and fills in their own.
+func (in Introspection) withDefaults(cfg Config) (Introspection, error) {
+	if in.ClientID == "" || in.ClientSecret == "" {
+		return in, errors.New("resource: Config.Introspection needs the resource server's ClientID and ClientSecret (RFC 7662 §2.1)")
+	}
+	if in.URL == "" {
+		in.URL = cfg.Issuer + IntrospectionPath
+	}
+	if err := checkURL("introspection URL", in.URL); err != nil {
+		return in, err
+	}
+	switch {
+	case in.CacheTTL == 0:
+		in.CacheTTL = DefaultIntrospectionCacheTTL
+	case in.CacheTTL < 0 || in.CacheTTL > MaxIntrospectionCacheTTL:
+		return in, fmt.Errorf("resource: Config.Introspection.CacheTTL must be between 0 and %s", MaxIntrospectionCacheTTL)
+	}
+	switch {
+	case in.MaxEntries == 0:
+		in.MaxEntries = DefaultIntrospectionMaxEntries
+	case in.MaxEntries < 0:
+		return in, errors.New("resource: Config.Introspection.MaxEntries is negative")
+	}
+	switch {
+	case in.Timeout == 0:
+		in.Timeout = DefaultIntrospectionTimeout
+	case in.Timeout < 0:
+		return in, errors.New("resource: Config.Introspection.Timeout is negative")
+	}
+	return in, nil
 }
 
 // withDefaults checks cfg and fills in its defaults.
@@ -116,6 +201,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Introspection != nil {
+		in, err := cfg.Introspection.withDefaults(cfg)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Introspection = &in
 	}
 	return cfg, nil
 }

@@ -10,6 +10,13 @@
 //	mw, err := resource.New(resource.Config{
 //		Issuer:   "https://auth.example.com",
 //		Audience: []string{"https://api.example.com"},
+//		// Optional: also ask the authorization server (RFC 7662), so a
+//		// revoked token is refused within 5 s. The client is registered
+//		// with introspection_allowed: true.
+//		Introspection: &resource.Introspection{
+//			ClientID:     "notes-api",
+//			ClientSecret: os.Getenv("NOTES_API_CLIENT_SECRET"),
+//		},
 //	})
 //	...
 //	mux.Handle("GET /notes", mw.Require("notes:read")(listNotes))
@@ -21,8 +28,18 @@
 //
 // Failures are answered as RFC 6750 §3 describes: 401 with a Bearer
 // challenge, 400 invalid_request, 401 invalid_token, or 403
-// insufficient_scope. When the keys cannot be fetched the answer is 503,
-// not 401: the fault is not the client's.
+// insufficient_scope. When the keys cannot be fetched, or in introspection
+// mode the introspection endpoint cannot answer, the answer is 503
+// temporarily_unavailable with Retry-After, not 401: the fault is not the
+// client's, and the token is not accepted either.
+//
+// By default a token is judged by its signature and claims alone, so a
+// revoked token is accepted until it expires (Gatehouse caps access-token
+// lifetimes at GATEHOUSE_MAX_ACCESS_TOKEN_TTL, default 24 h). In
+// introspection mode (Config.Introspection, introspect.go) the middleware
+// also asks the authorization server (RFC 7662) and refuses a revoked token
+// within a few seconds, for one introspection request per token per cache
+// period.
 package resource
 
 import (
@@ -64,7 +81,9 @@ type Middleware struct {
 	cfg      Config
 	keys     *jwks.Cache[[]oauth.PublicKey]
 	verifier *oauth.TokenVerifier
-	now      func() time.Time // the clock; tests replace it
+	// introspector is nil unless Config.Introspection is set.
+	introspector *introspector
+	now          func() time.Time // the clock; tests replace it
 }
 
 // New checks cfg, fills in its defaults and returns a Middleware. It does
@@ -90,6 +109,9 @@ func New(cfg Config) (*Middleware, error) {
 		Leeway:   cfg.Leeway,
 		Now:      clock,
 	}
+	if cfg.Introspection != nil {
+		m.introspector = newIntrospector(*cfg.Introspection, cfg.HTTPClient, cfg.Logger.Warn, clock)
+	}
 	return m, nil
 }
 
@@ -105,6 +127,10 @@ func (m *Middleware) verificationKeys(ctx context.Context, kid string) ([]oauth.
 func (m *Middleware) Config() Config {
 	c := m.cfg
 	c.Audience = slices.Clone(c.Audience)
+	if c.Introspection != nil {
+		in := *c.Introspection
+		c.Introspection = &in
+	}
 	return c
 }
 
@@ -134,6 +160,10 @@ func (m *Middleware) Require(scopes ...string) func(http.Handler) http.Handler {
 				m.fail(w, verifyError(err))
 				return
 			}
+			if aerr := m.introspect(r.Context(), cred.token, claims); aerr != nil {
+				m.fail(w, aerr)
+				return
+			}
 			if !HasScope(claims, required...) {
 				m.fail(w, &authError{
 					status:      http.StatusForbidden,
@@ -155,6 +185,28 @@ func (m *Middleware) Require(scopes ...string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// introspect, in introspection mode, asks whether the verified token is
+// still active (introspect.go): an inactive one is invalid_token (RFC 6750
+// §3.1), and no answer is 503. Without introspection it accepts.
+func (m *Middleware) introspect(ctx context.Context, token string, claims *oauth.AccessTokenClaims) *authError {
+	if m.introspector == nil {
+		return nil
+	}
+	active, err := m.introspector.active(ctx, token, claims.ExpiresAt.Time)
+	switch {
+	case err != nil:
+		return &authError{
+			status:      http.StatusServiceUnavailable,
+			code:        "temporarily_unavailable",
+			description: "The access token cannot be checked with the authorization server at the moment.",
+			retryAfter:  m.cfg.Introspection.CacheTTL,
+		}
+	case !active:
+		return &authError{status: http.StatusUnauthorized, code: ErrorInvalidToken, description: "The access token is not active (it may have been revoked)."}
+	}
+	return nil
 }
 
 // credential is a bearer token found in a request.
@@ -309,6 +361,9 @@ type authError struct {
 	code        string // RFC 6750 §3.1 error code; empty if no token was sent
 	description string // human-readable; fixed text, never token data
 	scope       string // for insufficient_scope
+	// retryAfter is the Retry-After of a 503; zero means
+	// MinRefetchInterval (the keys may be fetched again by then).
+	retryAfter time.Duration
 }
 
 func badRequest(description string) *authError {
@@ -322,7 +377,7 @@ func verifyError(err error) *authError {
 		return &authError{
 			status:      http.StatusServiceUnavailable,
 			code:        "temporarily_unavailable",
-			description: "The access token cannot be verified at the moment.",
+			description: "The access token cannot be verified at the moment: the authorization server's keys are unavailable.",
 		}
 	}
 	desc := "The access token is invalid."
@@ -339,15 +394,20 @@ func verifyError(err error) *authError {
 
 // fail writes the error response: a Bearer challenge in WWW-Authenticate
 // (RFC 6750 §3) and, when there is an error code, a JSON body in the shape
-// of RFC 6749 §5.2.
+// of RFC 6749 §5.2. A 503 also carries the challenge (§3: "MAY include it
+// in response to other conditions as well"), with the error
+// temporarily_unavailable, which no client mistakes for a bad token, and
+// Retry-After (RFC 9110 §10.2.3).
 func (m *Middleware) fail(w http.ResponseWriter, e *authError) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
+	h.Set("WWW-Authenticate", m.challenge(e))
 	if e.status == http.StatusServiceUnavailable {
-		secs := int((m.cfg.MinRefetchInterval + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	} else {
-		h.Set("WWW-Authenticate", m.challenge(e))
+		wait := e.retryAfter
+		if wait <= 0 {
+			wait = m.cfg.MinRefetchInterval
+		}
+		h.Set("Retry-After", strconv.Itoa(max(int((wait+time.Second-1)/time.Second), 1)))
 	}
 	if e.code == "" {
 		// §3.1: no error information when no authentication was attempted.
