@@ -250,6 +250,7 @@ func (r route) key() string { return r.method + " " + r.path }
 var wantRoutes = []route{
 	{"GET", oauth.PathAuthorize, app.FunctionAuthorize},
 	{"POST", oauth.PathAuthorize, app.FunctionAuthorize},
+	{"GET", oauth.PathLogout, app.FunctionAuthorize}, // the sign-out page (its form posts to POST /logout)
 	{"POST", oauth.PathLogout, app.FunctionAuthorize},
 	{"POST", oauth.PathToken, app.FunctionToken},
 	{"POST", oauth.PathIntrospect, app.FunctionIntrospect},
@@ -473,6 +474,7 @@ func checkEnvironment(t *template, p *project) []string {
 			if cfg.Issuer != ps.issuer {
 				problems = append(problems, fmt.Sprintf("%s: the issuer is %q, want %q", name, cfg.Issuer, ps.issuer))
 			}
+			problems = append(problems, capabilityProblems(name, cfg)...)
 			for _, tbl := range p.tables {
 				v := tableVariable(tbl)
 				want, err := e.ref(tables[tbl.column])

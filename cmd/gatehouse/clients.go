@@ -26,8 +26,9 @@ Commands:
   list            print every client (never a secret)
   get ID          print one client
   delete ID       delete a client
-  rotate-secret ID
-                  give a confidential client a new secret; prints it, once
+  rotate-secret ID [--grace DURATION]
+                  give a confidential client a new secret; prints it, once;
+                  the old one keeps working for the grace period (default 1h)
 
 Every command takes the --clients-table flag (env GATEHOUSE_CLIENTS_TABLE;
 default gatehouse-clients), and reaches DynamoDB through the standard AWS
@@ -44,9 +45,17 @@ The consent page shows a client's --client-uri and --logo-uri as text links.
 A --first-party client (run by the server's own operator) skips the consent
 page: its users are never asked to approve it.
 
+A client introspects only the tokens issued to itself. Register a resource
+server with --introspection-allowed to let it introspect every client's
+access tokens; refresh tokens are reported to their own client alone.
+
+rotate-secret's new secret works at once. The old one keeps working until
+its --grace period ends (default 1h, at most 30 days; 0 retires it at once),
+so deployments of the client can change over; a second rotation drops it.
+
 Warm Lambda instances cache clients for GATEHOUSE_CLIENT_CACHE_TTL (default
-30s): a deleted client or a rotated secret takes up to that long to take
-effect.
+30s): a deleted client takes up to that long to take effect, and so does
+retiring an old secret with --grace 0.
 `
 
 func (c *cli) clients(ctx context.Context, args []string) error {
@@ -82,6 +91,14 @@ type clientJSON struct {
 	ClientURI  string `json:"client_uri,omitempty"`
 	LogoURI    string `json:"logo_uri,omitempty"`
 	FirstParty bool   `json:"first_party,omitempty"`
+	// IntrospectionAllowed (Gatehouse's introspection_allowed) lets the
+	// client introspect every client's access tokens.
+	IntrospectionAllowed bool `json:"introspection_allowed,omitempty"`
+	// PreviousSecretExpiresAt (Gatehouse's
+	// previous_client_secret_expires_at, epoch seconds like RFC 7591's
+	// client_secret_expires_at) is when the secret a rotation replaced
+	// stops working; absent when there is none.
+	PreviousSecretExpiresAt *int64 `json:"previous_client_secret_expires_at,omitempty"`
 }
 
 // toJSON describes a stored client, without its secret (the store has only
@@ -93,7 +110,7 @@ func toJSON(c *oauth.Client) clientJSON {
 		}
 		return s
 	}
-	return clientJSON{
+	j := clientJSON{
 		ClientID:                c.ID,
 		ClientName:              c.Name,
 		RedirectURIs:            orEmpty(c.RedirectURIs),
@@ -107,7 +124,13 @@ func toJSON(c *oauth.Client) clientJSON {
 		ClientURI:               c.ClientURI,
 		LogoURI:                 c.LogoURI,
 		FirstParty:              c.FirstParty,
+		IntrospectionAllowed:    c.IntrospectionAllowed,
 	}
+	if c.PreviousSecretHash != "" && !c.PreviousSecretExpiresAt.IsZero() {
+		until := c.PreviousSecretExpiresAt.Unix()
+		j.PreviousSecretExpiresAt = &until
+	}
+	return j
 }
 
 // withSecret adds a freshly generated secret to the description.
@@ -133,6 +156,7 @@ var flagOfField = map[string]string{
 	"client_uri":                 "--client-uri",
 	"logo_uri":                   "--logo-uri",
 	"first_party":                "--first-party",
+	"introspection_allowed":      "--introspection-allowed",
 }
 
 func (c *cli) clientsCreate(ctx context.Context, args []string) error {
@@ -144,6 +168,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		jwksFile, jwksURI        string
 		clientURI, logoURI       string
 		firstParty               bool
+		introspectionAllowed     bool
 	)
 	fs.StringVar(&id, "id", "", "the client_id (default: a random, URL-safe id)")
 	fs.StringVar(&name, "name", "", "the client_name, for people")
@@ -153,12 +178,15 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs.StringVar(&method, "auth-method", oauth.AuthMethodBasic,
 		"token_endpoint_auth_method: client_secret_basic, client_secret_post, private_key_jwt (no secret: keys from "+
 			"--jwks-file or --jwks-uri; the default with either), or none for a public client (no secret)")
-	fs.StringVar(&lifetime, "access-token-lifetime", "", "the client's access-token `lifetime` (\"1h\", or seconds; default: the server's)")
+	fs.StringVar(&lifetime, "access-token-lifetime", "", "the client's access-token `lifetime` (\"1h\", or seconds; default: the server's; "+
+		"at most "+config.EnvMaxAccessTokenTTL+", default 24h)")
 	fs.StringVar(&jwksFile, "jwks-file", "", "a `file` holding the client's public JWK Set (jwks), for private_key_jwt")
 	fs.StringVar(&jwksURI, "jwks-uri", "", "the https `URL` where the client publishes its JWK Set (jwks_uri), for private_key_jwt")
 	fs.StringVar(&clientURI, "client-uri", "", "the client's home page (client_uri): an https `URL`, shown on the consent page as a link")
 	fs.StringVar(&logoURI, "logo-uri", "", "the client's logo (logo_uri): an https `URL`, shown on the consent page as a link (never loaded)")
 	fs.BoolVar(&firstParty, "first-party", false, "a client run by this server's operator (first_party): its users are not asked for consent")
+	fs.BoolVar(&introspectionAllowed, "introspection-allowed", false,
+		"a resource server (introspection_allowed): it may introspect every client's access tokens, not only its own")
 	tf := addTableFlags(fs, config.EnvClientsTable)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -190,6 +218,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		ClientURI:               clientURI,
 		LogoURI:                 logoURI,
 		FirstParty:              firstParty,
+		IntrospectionAllowed:    introspectionAllowed,
 	}
 	if id == "" {
 		sc.ClientID = newClientID()
@@ -207,6 +236,13 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		default:
 			sc.AccessTokenLifetime = int64(d / time.Second)
 		}
+	}
+	// The server caps access-token lifetimes at GATEHOUSE_MAX_ACCESS_TOKEN_TTL:
+	// refuse a longer one here rather than register what it will not honor.
+	if limit, err := config.MaxAccessTokenTTLFromEnv(c.getenv); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		sc.MaxAccessTokenLifetime = limit
 	}
 	for _, fe := range sc.Validate() {
 		field, _, _ := strings.Cut(fe.Field, "[")
@@ -332,8 +368,40 @@ func (c *cli) clientsDelete(ctx context.Context, args []string) error {
 	return nil
 }
 
+// DefaultRotationGrace is how long rotate-secret keeps the old secret
+// working by default: as long as the longest client cache
+// (config.MaxClientCacheTTL), and long enough to deploy the new secret.
+// MaxRotationGrace bounds --grace: two secrets live for long defeat a
+// rotation.
+const (
+	DefaultRotationGrace = time.Hour
+	MaxRotationGrace     = 30 * 24 * time.Hour
+)
+
 func (c *cli) clientsRotateSecret(ctx context.Context, args []string) error {
-	store, tables, pos, err := c.clientCommand(ctx, "rotate-secret", "ID [flags]", args, "ID")
+	fs := c.newFlagSet("clients rotate-secret", "ID [--grace DURATION] [flags]")
+	var grace string
+	fs.StringVar(&grace, "grace", shortDuration(DefaultRotationGrace),
+		"how long the old secret keeps working (\"90m\", \"24h\", or seconds; 0 retires it at once; at most "+
+			shortDuration(MaxRotationGrace)+")")
+	tf := addTableFlags(fs, config.EnvClientsTable)
+	pos, err := parseArgs(fs, args, "ID")
+	if err != nil {
+		return err
+	}
+	d, err := config.ParseDuration(grace)
+	switch {
+	case err != nil:
+		return usageError("--grace: %v\n(see 'gatehouse clients rotate-secret -h')", err)
+	case d < 0 || d > MaxRotationGrace || d%time.Second != 0:
+		return usageError("--grace: %q must be a whole number of seconds from 0 to %s\n(see 'gatehouse clients rotate-secret -h')",
+			grace, shortDuration(MaxRotationGrace))
+	}
+	tables, err := tf.resolve(c.getenv)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore(ctx, tables)
 	if err != nil {
 		return err
 	}
@@ -350,12 +418,25 @@ func (c *cli) clientsRotateSecret(ctx context.Context, args []string) error {
 			"or is registered again with new jwks)", client.ID, oauth.AuthMethodPrivateKeyJWT)
 	}
 	secret := oauth.NewClientSecret()
-	client.SecretHash = oauth.HashSecret(secret)
-	if err := store.PutClient(ctx, client); err != nil {
+	oldHash := client.SecretHash
+	client.RotateSecret(secret, time.Now(), d)
+	err = store.ReplaceClientSecret(ctx, client, oldHash)
+	switch {
+	case errors.Is(err, oauth.ErrNotFound):
+		return unknownClient(client.ID, tables)
+	case errors.Is(err, oauth.ErrConflict):
+		return fmt.Errorf("client %q: its secret was changed by someone else meanwhile; nothing was changed: run rotate-secret again", client.ID)
+	case err != nil:
 		return c.explain(err, tables.Clients)
 	}
-	fmt.Fprintln(c.stderr, "Save the new client_secret now: it is shown only this once; the old one no longer matches.")
-	c.cacheHint("keep accepting the old secret")
+	fmt.Fprintln(c.stderr, "Save the new client_secret now: it is shown only this once. It works at once.")
+	if d > 0 {
+		fmt.Fprintf(c.stderr, "The old secret keeps working for %s, until %s; a second rotation ends it sooner.\n",
+			shortDuration(d), client.PreviousSecretExpiresAt.UTC().Format(time.RFC3339))
+	} else {
+		fmt.Fprintln(c.stderr, "The old secret no longer matches.")
+		c.cacheHint("keep accepting the old secret")
+	}
 	return c.writeJSON(withSecret(toJSON(client), secret))
 }
 

@@ -53,6 +53,11 @@ type SeedClient struct {
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
 	// AccessTokenLifetime in seconds; 0 means the server default.
 	AccessTokenLifetime int64 `json:"access_token_lifetime,omitempty"`
+	// MaxAccessTokenLifetime is the longest AccessTokenLifetime Validate
+	// accepts: the server's GATEHOUSE_MAX_ACCESS_TOKEN_TTL, which the
+	// registration path sets. Zero means config.AccessTokenTTLCeiling
+	// (MaxSeedAccessTokenLifetime). It is not client metadata.
+	MaxAccessTokenLifetime time.Duration `json:"-"`
 	// JWKS is the client's JWK Set, inline, and JWKSURI the https URL
 	// where the client publishes it (RFC 7591 §2 jwks, jwks_uri): the
 	// public keys of a private_key_jwt client, exactly one of the two. JWKS
@@ -68,6 +73,11 @@ type SeedClient struct {
 	// FirstParty (Gatehouse's first_party) marks a client run by the
 	// server's own operator: its users are not asked for consent.
 	FirstParty bool `json:"first_party,omitempty"`
+	// IntrospectionAllowed (Gatehouse's introspection_allowed) lets a
+	// confidential client, a resource server, introspect the access tokens
+	// of every client (RFC 7662 §4); without it a client introspects only
+	// its own tokens.
+	IntrospectionAllowed bool `json:"introspection_allowed,omitempty"`
 }
 
 // SeedUser is a resource owner who can sign in.
@@ -78,7 +88,9 @@ type SeedUser struct {
 	Subject string `json:"subject,omitempty"`
 }
 
-// MaxSeedAccessTokenLifetime bounds access_token_lifetime (one year).
+// MaxSeedAccessTokenLifetime bounds access_token_lifetime (one year,
+// config.AccessTokenTTLCeiling) when no lower maximum is given
+// (SeedClient.MaxAccessTokenLifetime).
 const MaxSeedAccessTokenLifetime = 365 * 24 * 60 * 60
 
 // MaxJWKSBytes bounds an inline jwks: a few keys, stored in the client's
@@ -143,6 +155,9 @@ func (c *SeedClient) Validate() []FieldError {
 		}
 	}
 	public := c.TokenEndpointAuthMethod == oauth.AuthMethodNone
+	if public && c.IntrospectionAllowed {
+		v.fail("introspection_allowed", "needs a confidential client (RFC 7662 §4); this client has no credentials")
+	}
 
 	// Grant types.
 	if len(c.GrantTypes) == 0 {
@@ -231,11 +246,27 @@ func (c *SeedClient) Validate() []FieldError {
 		}
 	}
 
-	if c.AccessTokenLifetime < 0 || c.AccessTokenLifetime > MaxSeedAccessTokenLifetime {
-		v.fail("access_token_lifetime", "%d is out of range: want seconds between 1 and %d, or 0 for the server default",
-			c.AccessTokenLifetime, MaxSeedAccessTokenLifetime)
+	if msg := accessTokenLifetimeProblem(c.AccessTokenLifetime, c.MaxAccessTokenLifetime); msg != "" {
+		v.fail("access_token_lifetime", "%s", msg)
 	}
 	return v
+}
+
+// accessTokenLifetimeProblem says what is wrong with an
+// access_token_lifetime of seconds under the maximum limit (zero: the
+// ceiling, MaxSeedAccessTokenLifetime), or "" if nothing is. The grant
+// library caps a longer lifetime anyway; refusing it at registration keeps
+// the operator from believing a client gets longer-lived tokens than it
+// does.
+func accessTokenLifetimeProblem(seconds int64, limit time.Duration) string {
+	maxSeconds, why := int64(MaxSeedAccessTokenLifetime), ""
+	if limit > 0 && int64(limit/time.Second) < maxSeconds {
+		maxSeconds, why = int64(limit/time.Second), fmt.Sprintf(" (%s is %s)", config.EnvMaxAccessTokenTTL, limit)
+	}
+	if seconds < 0 || seconds > maxSeconds {
+		return fmt.Sprintf("%d is out of range: want seconds between 1 and %d%s, or 0 for the server default", seconds, maxSeconds, why)
+	}
+	return ""
 }
 
 // hasJWKS reports whether an inline jwks was given (JSON null is none).
@@ -460,5 +491,6 @@ func (c *SeedClient) OAuthClient() *oauth.Client {
 		ClientURI:               c.ClientURI,
 		LogoURI:                 c.LogoURI,
 		FirstParty:              c.FirstParty,
+		IntrospectionAllowed:    c.IntrospectionAllowed,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,10 +47,16 @@ func (r *AuthorizeRequest) Scope() string { return joinScope(r.Scopes) }
 // request (each given at most once; the HTTP layer checks that).
 //
 // It returns a nil request when client_id or redirect_uri is missing,
-// unknown or mismatched: that error MUST be shown to the user and never
+// unknown or mismatched, when the redirect URI is one registration refuses
+// (ValidateRedirectURI: a client stored before the rule), or when the
+// request or its response would be too large (MaxAuthorizeRequestBytes,
+// MaxRedirectBytes): that error MUST be shown to the user and never
 // redirected (RFC 6749 §4.1.2.1, §3.1.2.4). Any other error comes with a
 // non-nil request and is sent to the client with ErrorRedirect.
 func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (*AuthorizeRequest, *Error) {
+	if n := len(s.URL(PathAuthorize)) + len("?") + len(params.Encode()); n > MaxAuthorizeRequestBytes {
+		return nil, ErrInvalidRequest("the authorization request is too large: %d bytes as a URL, at most %d", n, MaxAuthorizeRequestBytes)
+	}
 	clientID := params.Get("client_id")
 	if clientID == "" {
 		return nil, ErrInvalidRequest("client_id is missing")
@@ -60,11 +67,20 @@ func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (
 	}
 	given := params.Get("redirect_uri")
 	redirect := matchRedirectURI(client, given)
-	if redirect == "" {
-		if given == "" {
-			return nil, ErrInvalidRequest("redirect_uri is required: the client registered several")
-		}
+	switch {
+	case redirect != "":
+	case len(client.RedirectURIs) == 0:
+		return nil, ErrInvalidRequest("the client has no redirect URI")
+	case given == "":
+		return nil, ErrInvalidRequest("redirect_uri is required: the client registered several")
+	default:
 		return nil, ErrInvalidRequest("redirect_uri does not match any URI registered for this client")
+	}
+	if err := ValidateRedirectURI(redirect); err != nil {
+		return nil, ErrInvalidRequest("the client's redirect URI is not allowed: %v", err)
+	}
+	if !s.responseFits(redirect, params.Get("state"), params.Get("response_type")) {
+		return nil, ErrInvalidRequest("state and redirect_uri are too long: the response would not fit in %d bytes", MaxRedirectBytes)
 	}
 	req := &AuthorizeRequest{
 		Client:           client,
@@ -90,6 +106,10 @@ func (s *Server) validateAuthorizeRequest(req *AuthorizeRequest, params url.Valu
 			return ErrUnauthorizedClient("this client may not use the authorization code grant")
 		}
 	case ResponseTypeToken:
+		if s.cfg.DisableImplicitGrant {
+			// §4.2.2.1: the server does not support this response type.
+			return ErrUnsupportedResponseType("response_type token (the implicit grant) is not supported: use the authorization code grant with PKCE")
+		}
 		if !client.AllowsGrant(GrantImplicit) || !client.AllowsResponseType(ResponseTypeToken) {
 			return ErrUnauthorizedClient("this client may not use the implicit grant")
 		}
@@ -182,11 +202,15 @@ func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Sessi
 }
 
 // ErrorRedirect returns the redirect URL carrying an error response
-// (§4.1.2.1, §4.2.2.1) with state and iss (RFC 9207).
+// (§4.1.2.1, §4.2.2.1) with state and iss (RFC 9207). A description longer
+// than maxRedirectDescription (it may quote the request) is cut short.
 func (s *Server) ErrorRedirect(req *AuthorizeRequest, oe *Error) string {
 	params := url.Values{"error": {oe.Code}}
-	if oe.Description != "" {
-		params.Set("error_description", oe.Description)
+	if d := oe.Description; d != "" {
+		if len(d) > maxRedirectDescription {
+			d = strings.ToValidUTF8(d[:maxRedirectDescription-len("...")], "") + "..."
+		}
+		params.Set("error_description", d)
 	}
 	if oe.URI != "" {
 		params.Set("error_uri", oe.URI)

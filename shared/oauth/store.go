@@ -32,6 +32,17 @@ type Client struct {
 	// FirstParty (Gatehouse's first_party) marks a client run by the
 	// server's own operator: its users are not asked for consent.
 	FirstParty bool
+	// IntrospectionAllowed (Gatehouse's introspection_allowed) lets a
+	// confidential client, typically a resource server, introspect access
+	// tokens issued to other clients (RFC 7662 §4). Without it a client
+	// learns only about its own tokens; refresh tokens are reported to
+	// their own client alone either way (see Introspect).
+	IntrospectionAllowed bool
+	// PreviousSecretHash is the hash of the secret a rotation replaced,
+	// accepted alongside SecretHash until PreviousSecretExpiresAt (see
+	// RotateSecret); empty when there is none.
+	PreviousSecretHash      string
+	PreviousSecretExpiresAt time.Time
 }
 
 // AuthorizationCode is an issued code (RFC 6749 §4.1.2). Only its hash is
@@ -180,14 +191,28 @@ type Store interface {
 	// DeleteSession removes a session; a missing one is not an error.
 	DeleteSession(ctx context.Context, hash string) error
 
-	// LoginFailures returns the live failed-login counts of keys (a
-	// missing or expired counter counts 0), in one round trip.
-	LoginFailures(ctx context.Context, keys ...string) (map[string]int, error)
-	// AddLoginFailure adds one to the counter of each key atomically,
-	// creating those missing or expired to expire at expiresAt.
-	AddLoginFailure(ctx context.Context, expiresAt time.Time, keys ...string) error
+	// CountLoginAttempt counts a sign-in attempt before its password is
+	// checked (throttle.go). For each counter in order, it atomically adds
+	// one if the count is below the counter's Limit, starting a missing or
+	// expired counter at 1 to expire at expiresAt. At the first counter
+	// already at its Limit it stops and returns false: that counter and
+	// the ones after it are left unchanged (neither counted nor extended),
+	// the ones before it keep the attempt. Concurrent calls never take a
+	// counter past its Limit.
+	CountLoginAttempt(ctx context.Context, expiresAt time.Time, counters ...LoginCounter) (bool, error)
+	// UncountLoginAttempt takes one counted attempt back from the live
+	// counter of each key (one whose attempt turned out not to be a failed
+	// sign-in); a missing, expired or zero counter is left as it is.
+	UncountLoginAttempt(ctx context.Context, keys ...string) error
 	// ClearLoginFailures deletes the counters of keys.
 	ClearLoginFailures(ctx context.Context, keys ...string) error
+}
+
+// LoginCounter is a failed-login counter of the sign-in throttle
+// (throttle.go): its key, and the count at which it refuses attempts.
+type LoginCounter struct {
+	Key   string
+	Limit int
 }
 
 // PasswordChecker verifies user passwords against their stored slow hashes.

@@ -7,11 +7,12 @@
 //
 // Each oauth.Store method makes one DynamoDB call (each of which the
 // client may send up to MaxAttempts times). The exceptions:
-// GetRefreshToken, AccessTokenRevoked and LoginFailures ask again for keys
-// their BatchGetItem left unprocessed (DynamoDB does so only when
-// throttled); AddLoginFailure and ClearLoginFailures make one call per key
-// (and AddLoginFailure a second, a PutItem, for a counter that expired but
-// is not deleted yet). Single use is enforced by condition expressions and
+// GetRefreshToken and AccessTokenRevoked ask again for keys their
+// BatchGetItem left unprocessed (DynamoDB does so only when throttled);
+// CountLoginAttempt, UncountLoginAttempt and ClearLoginFailures make one
+// call per counter (and CountLoginAttempt a second, a PutItem, for a
+// counter that expired but is not deleted yet). Single use, and the
+// login throttle's limits, are enforced by condition expressions and
 // transactions, never by read-then-write: RedeemCode is one
 // TransactWriteItems whose conditions check the code, its grant and the
 // first refresh token together. Every read checks expires_at itself,
@@ -80,11 +81,22 @@ const (
 // GetClient returns the client with this ID (GetItem; eventually
 // consistent: clients change rarely, and callers cache them anyway).
 func (s *Store) GetClient(ctx context.Context, id string) (*oauth.Client, error) {
-	const method = "GetClient"
+	return s.getClient(ctx, "GetClient", id, false)
+}
+
+// ReloadClient returns the client with this ID as last written (GetItem,
+// strongly consistent): what AuthenticateClient reads when a secret fails
+// against an earlier read, so that a secret rotated a moment ago works
+// (oauth.ClientReloader).
+func (s *Store) ReloadClient(ctx context.Context, id string) (*oauth.Client, error) {
+	return s.getClient(ctx, "ReloadClient", id, true)
+}
+
+func (s *Store) getClient(ctx context.Context, method, id string, consistent bool) (*oauth.Client, error) {
 	if id == "" { // DynamoDB refuses empty keys
 		return nil, notFound(method, "client")
 	}
-	it, err := s.getItem(ctx, method, s.tables.Clients, clientKey(id), false)
+	it, err := s.getItem(ctx, method, s.tables.Clients, clientKey(id), consistent)
 	if err != nil || it == nil {
 		return nil, orNotFound(err, method, "client")
 	}
