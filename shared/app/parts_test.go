@@ -51,7 +51,7 @@ func TestMetadataWithoutStore(t *testing.T) {
 			t.Errorf("GET %s: %d %s", path, rec.Code, rec.Body)
 		}
 	}
-	eq(t, a.ScopesSupported(), []string{"read", "write"})
+	eq(t, a.ScopesSupported(), []string{"openid", "read", "write"}) // OpenID Connect Discovery 1.0 §3: openid always
 	for _, name := range []string{app.FunctionAuthorize, app.FunctionToken, app.FunctionIntrospect, app.FunctionRevoke} {
 		if _, err := app.FunctionHandler(a, name); err == nil || !strings.Contains(err.Error(), "Parts.Stores") {
 			t.Errorf("FunctionHandler(%s) without a store: %v", name, err)

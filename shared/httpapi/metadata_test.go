@@ -23,7 +23,7 @@ func TestMetadata(t *testing.T) {
 		"jwks_uri":                                      ts.URL + "/.well-known/jwks.json",
 		"revocation_endpoint":                           ts.URL + "/revoke",
 		"introspection_endpoint":                        ts.URL + "/introspect",
-		"scopes_supported":                              []any{"read", "write", "admin"},
+		"scopes_supported":                              []any{"openid", "read", "write", "admin"},
 		"response_types_supported":                      []any{"code", "token"},
 		"response_modes_supported":                      []any{"query", "fragment"},
 		"grant_types_supported":                         []any{"authorization_code", "implicit", "password", "client_credentials", "refresh_token"},
@@ -38,6 +38,13 @@ func TestMetadata(t *testing.T) {
 		"authorization_response_iss_parameter_supported":           true,
 		"subject_types_supported":                                  []any{"public"},
 		"id_token_signing_alg_values_supported":                    []any{"RS256"},
+		// OpenID Connect Discovery 1.0 §3, RP-Initiated Logout 1.0 §2.1.
+		"claims_supported":                 anySlice(oauth.ClaimsSupported),
+		"claims_parameter_supported":       false,
+		"request_parameter_supported":      false,
+		"request_uri_parameter_supported":  false,
+		"require_request_uri_registration": false,
+		"end_session_endpoint":             ts.URL + "/logout",
 	}
 	var bodies []string
 	for _, path := range []string{oauth.PathMetadata, oauth.PathOpenIDMetadata} {
@@ -176,4 +183,13 @@ func TestMetadataMethods(t *testing.T) {
 			}
 		})
 	}
+}
+
+// anySlice is s as JSON decodes it into an any.
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }

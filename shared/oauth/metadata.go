@@ -3,9 +3,13 @@ package oauth
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
-// Metadata is the authorization server metadata document (RFC 8414 §2).
+// Metadata is the authorization server metadata document (RFC 8414 §2),
+// which is also the OpenID Provider metadata document (OpenID Connect
+// Discovery 1.0 §3): the fields both define carry the same values, and
+// /.well-known/openid-configuration serves the same document.
 type Metadata struct {
 	Issuer                            string   `json:"issuer"`
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
@@ -34,6 +38,27 @@ type Metadata struct {
 	// Gateway's JWT authorizer reads to find jwks_uri.
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	// OpenID Connect Discovery 1.0 §3. ClaimsSupported names the claims
+	// the server may release (RECOMMENDED). The claims, request and
+	// request_uri parameters are not supported, and say so: a missing
+	// request_uri_parameter_supported would mean true.
+	ClaimsSupported               []string `json:"claims_supported"`
+	ClaimsParameterSupported      bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported     bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported  bool     `json:"request_uri_parameter_supported"`
+	RequireRequestURIRegistration bool     `json:"require_request_uri_registration"`
+	// EndSessionEndpoint is the end-session endpoint (OpenID Connect
+	// RP-Initiated Logout 1.0 §2.1).
+	EndSessionEndpoint string `json:"end_session_endpoint"`
+}
+
+// ClaimsSupported are the claims an ID token or the UserInfo endpoint may
+// carry (OpenID Connect Core §2 and §5.1), for claims_supported.
+var ClaimsSupported = []string{
+	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
+	"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+	"profile", "picture", "website", "email", "email_verified", "gender", "birthdate",
+	"zoneinfo", "locale", "phone_number", "phone_number_verified", "address", "updated_at",
 }
 
 // Discovery is what an authorization server publishes about itself: its
@@ -82,7 +107,7 @@ func (d *Discovery) Metadata() *Metadata {
 		AuthorizationEndpoint:             d.url(PathAuthorize),
 		TokenEndpoint:                     d.url(PathToken),
 		JWKSURI:                           d.url(PathJWKS),
-		ScopesSupported:                   d.cfg.ScopesSupported,
+		ScopesSupported:                   d.scopes(),
 		ResponseTypesSupported:            d.responseTypes(),
 		ResponseModesSupported:            d.responseModes(),
 		GrantTypesSupported:               d.grantTypes(),
@@ -98,7 +123,20 @@ func (d *Discovery) Metadata() *Metadata {
 		AuthorizationResponseISSParameterSupported:         true,
 		SubjectTypesSupported:                              []string{"public"},
 		IDTokenSigningAlgValuesSupported:                   []string{d.signer.Algorithm()},
+		ClaimsSupported:                                    slices.Clone(ClaimsSupported),
+		EndSessionEndpoint:                                 d.url(PathLogout),
 	}
+}
+
+// scopes returns scopes_supported: the configured scopes, with openid
+// first if they lack it (OpenID Connect Discovery 1.0 §3: "The server MUST
+// support the openid scope value"), or none (the field is RECOMMENDED,
+// not REQUIRED) when no scope is configured.
+func (d *Discovery) scopes() []string {
+	if len(d.cfg.ScopesSupported) == 0 || slices.Contains(d.cfg.ScopesSupported, "openid") {
+		return d.cfg.ScopesSupported
+	}
+	return append([]string{"openid"}, d.cfg.ScopesSupported...)
 }
 
 // responseTypes, responseModes and grantTypes advertise what the
