@@ -616,18 +616,20 @@ func checkTables(t *template, p *project) []string {
 // The KMS actions each function needs on the signing key and on the
 // verification-only keys. Only the token function signs (docs/design.md), and
 // reads only the signing key's public half (for the kid); the functions
-// that verify tokens or publish the keys read every public key. Authorize
-// gets nothing, although the implicit grant issues a token there: see the
+// that verify tokens or publish the keys read every public key: authorize
+// verifies the ID tokens sent back to /logout as id_token_hint. Authorize
+// never signs, although the implicit grant issues a token there: see the
 // note on AuthorizeFunction in template.yaml.
 var (
 	wantKMS = map[string][]string{
-		app.FunctionAuthorize:  nil,
+		app.FunctionAuthorize:  {"GetPublicKey"},
 		app.FunctionToken:      {"GetPublicKey", "Sign"},
 		app.FunctionIntrospect: {"GetPublicKey"},
 		app.FunctionRevoke:     {"GetPublicKey"},
 		app.FunctionMetadata:   {"GetPublicKey"},
 	}
 	wantKMSVerifyKeys = map[string][]string{
+		app.FunctionAuthorize:  {"GetPublicKey"},
 		app.FunctionIntrospect: {"GetPublicKey"},
 		app.FunctionRevoke:     {"GetPublicKey"},
 		app.FunctionMetadata:   {"GetPublicKey"},

@@ -94,9 +94,9 @@ func TestTemplateCatchesBrokenRules(t *testing.T) {
 			want: "IntrospectFunction has kms:Sign: only the token function may sign",
 		},
 		{
-			name:   "kms:GetPublicKey given to the authorize function",
-			mutate: func(t *template, _ *project) { addStatement(t, "AuthorizeFunction", kmsStatement("kms:GetPublicKey")) },
-			want:   "AuthorizeFunction has kms:GetPublicKey, but authorize needs no KMS access",
+			name:   "kms:Sign given to the authorize function",
+			mutate: func(t *template, _ *project) { addStatement(t, "AuthorizeFunction", kmsStatement("kms:Sign")) },
+			want:   "AuthorizeFunction has kms:Sign: only the token function may sign",
 		},
 		{
 			name: "the token function loses kms:Sign",
@@ -217,7 +217,7 @@ func TestTemplateCatchesBrokenRules(t *testing.T) {
 			mutate: func(t *template, _ *project) {
 				setStatement(t, "TokenFunction", "ReadClientsAndUsers", "Action", []any{"dynamodb:GetItem", "dynamodb:PutItem"})
 			},
-			want: "TokenFunction may write to the users table (dynamodb:PutItem), where docs/dynamodb.md's least-privilege table gives token only GetItem",
+			want: "TokenFunction may write to the clients table (dynamodb:PutItem), where docs/dynamodb.md's least-privilege table gives token only GetItem",
 		},
 		{
 			name: "a table the function does not use",

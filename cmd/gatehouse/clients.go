@@ -71,11 +71,14 @@ func (c *cli) clients(ctx context.Context, args []string) error {
 // clientJSON is a client as the commands print it, in RFC 7591 §2 and §3.2.1
 // names. ClientSecret is set only when a secret was just generated.
 type clientJSON struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret,omitempty"`
-	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"` // 0: never (RFC 7591 §3.2.1)
-	ClientName              string   `json:"client_name,omitempty"`
-	RedirectURIs            []string `json:"redirect_uris"`
+	ClientID              string   `json:"client_id"`
+	ClientSecret          string   `json:"client_secret,omitempty"`
+	ClientSecretExpiresAt *int64   `json:"client_secret_expires_at,omitempty"` // 0: never (RFC 7591 §3.2.1)
+	ClientName            string   `json:"client_name,omitempty"`
+	RedirectURIs          []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs (RP-Initiated Logout 1.0 §3.1) are where
+	// the end-session endpoint may send the browser after a logout.
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 	GrantTypes              []string `json:"grant_types"`
 	ResponseTypes           []string `json:"response_types"`
 	Scope                   string   `json:"scope,omitempty"`
@@ -114,6 +117,7 @@ func toJSON(c *oauth.Client) clientJSON {
 		ClientID:                c.ID,
 		ClientName:              c.Name,
 		RedirectURIs:            orEmpty(c.RedirectURIs),
+		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
 		GrantTypes:              orEmpty(c.GrantTypes),
 		ResponseTypes:           orEmpty(c.ResponseTypes),
 		Scope:                   strings.Join(c.Scopes, " "),
@@ -149,6 +153,7 @@ var flagOfField = map[string]string{
 	"grant_types":                "--grant-type",
 	"response_types":             "--grant-type",
 	"redirect_uris":              "--redirect-uri",
+	"post_logout_redirect_uris":  "--post-logout-redirect-uri",
 	"scope":                      "--scope",
 	"access_token_lifetime":      "--access-token-lifetime",
 	"jwks":                       "--jwks-file",
@@ -163,6 +168,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("clients create", "--grant-type TYPE [--grant-type TYPE]... [flags]")
 	var (
 		redirectURIs, grantTypes stringList
+		postLogoutRedirectURIs   stringList
 		id, name, scope, method  string
 		lifetime                 string
 		jwksFile, jwksURI        string
@@ -173,6 +179,8 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs.StringVar(&id, "id", "", "the client_id (default: a random, URL-safe id)")
 	fs.StringVar(&name, "name", "", "the client_name, for people")
 	fs.Var(&redirectURIs, "redirect-uri", "a redirect `URI` (repeatable; required for authorization_code and implicit)")
+	fs.Var(&postLogoutRedirectURIs, "post-logout-redirect-uri",
+		"a `URI` the end-session endpoint may send the browser back to after a logout (post_logout_redirect_uris; repeatable)")
 	fs.Var(&grantTypes, "grant-type", "a grant `type` (repeatable, at least one): authorization_code, implicit, password, client_credentials, refresh_token")
 	fs.StringVar(&scope, "scope", "", "the space-separated `scopes` the client may request")
 	fs.StringVar(&method, "auth-method", oauth.AuthMethodBasic,
@@ -210,6 +218,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		ClientID:                id,
 		ClientName:              name,
 		RedirectURIs:            redirectURIs,
+		PostLogoutRedirectURIs:  postLogoutRedirectURIs,
 		GrantTypes:              grantTypes,
 		Scope:                   scope,
 		TokenEndpointAuthMethod: method,

@@ -24,7 +24,8 @@ Manages the users (resource owners who sign in) in the DynamoDB users table.
 Commands:
   create --username NAME [--subject SUB]
             create a user; the password is read from standard input (one
-            line), or prompted for without echo on a terminal
+            line), or prompted for without echo on a terminal. Its "sub"
+            claim is an opaque random id unless --subject pins one
   delete --username NAME
             delete a user
 
@@ -56,7 +57,7 @@ func (c *cli) usersCreate(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("users create", "--username NAME [--subject SUB] [flags] < password")
 	var username, subject string
 	fs.StringVar(&username, "username", "", "the `name` the user signs in with (required)")
-	fs.StringVar(&subject, "subject", "", "the user's stable \"sub\" claim (default: the username)")
+	fs.StringVar(&subject, "subject", "", "pin the user's stable \"sub\" claim (default: an opaque random one, never the username)")
 	tf := addTableFlags(fs, config.EnvUsersTable)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -90,6 +91,13 @@ func (c *cli) usersCreate(ctx context.Context, args []string) error {
 	store, err := c.openStore(ctx, tables)
 	if err != nil {
 		return err
+	}
+	if u.Subject == "" {
+		u.Subject = oauth.NewSubject()
+	} else if other, err := store.GetUserBySubject(ctx, u.Subject); err == nil {
+		return fmt.Errorf("subject %q is already user %q's (a subject is never reused)", u.Subject, other.Username)
+	} else if !errors.Is(err, oauth.ErrNotFound) {
+		return c.explain(err, tables.Users)
 	}
 	err = store.CreateUser(ctx, &oauth.User{Subject: u.Subject, Username: u.Username, PasswordHash: hash})
 	if errors.Is(err, oauth.ErrConflict) {

@@ -80,7 +80,7 @@ func TestBuild(t *testing.T) {
 	if err != nil || len(clients) != len(a.Seed.Clients) {
 		t.Errorf("store has %d clients (%v); seed has %d", len(clients), err, len(a.Seed.Clients))
 	}
-	if u, err := a.Store.GetUser(ctx, "alice"); err != nil || u.Subject != "alice" {
+	if u, err := a.Store.GetUser(ctx, "alice"); err != nil || u.Subject == "" || u.Subject == "alice" {
 		t.Errorf("GetUser(alice) = %+v, %v", u, err)
 	}
 

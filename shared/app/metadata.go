@@ -41,6 +41,10 @@ type SeedClient struct {
 	ClientSecret string   `json:"client_secret,omitempty"`
 	ClientName   string   `json:"client_name,omitempty"`
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// PostLogoutRedirectURIs (OpenID Connect RP-Initiated Logout 1.0 §3.1
+	// post_logout_redirect_uris) are where the end-session endpoint may
+	// send the browser back after a logout: checked as redirect URIs are.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// GrantTypes is required: the seed states what each client may do.
 	GrantTypes []string `json:"grant_types"`
 	// ResponseTypes defaults to what GrantTypes allow: "code" for
@@ -84,7 +88,12 @@ type SeedClient struct {
 type SeedUser struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-	// Subject is the "sub" claim; it defaults to the username.
+	// Sub pins the user's "sub" claim (OpenID Connect Core 1.0 §2);
+	// without it the server assigns an opaque random one (never the
+	// username, which can change) and keeps it across later loads.
+	Sub string `json:"sub,omitempty"`
+	// Subject is the older name of sub, still accepted; Validate moves
+	// sub into it.
 	Subject string `json:"subject,omitempty"`
 }
 
@@ -219,6 +228,15 @@ func (c *SeedClient) Validate() []FieldError {
 			v.fail(field, "%s", describe(err))
 		} else if slices.Index(c.RedirectURIs, u) < i {
 			v.fail(field, "duplicate redirect URI %q", u)
+		}
+	}
+
+	for i, u := range c.PostLogoutRedirectURIs {
+		field := fmt.Sprintf("post_logout_redirect_uris[%d]", i)
+		if err := oauth.ValidateRedirectURI(u); err != nil {
+			v.fail(field, "%s", describe(err))
+		} else if slices.Index(c.PostLogoutRedirectURIs, u) < i {
+			v.fail(field, "duplicate post-logout redirect URI %q", u)
 		}
 	}
 
@@ -426,9 +444,13 @@ func (u *SeedUser) Validate() []FieldError {
 	if u.Password == "" {
 		v.fail("password", "is required")
 	}
-	if u.Subject == "" {
-		u.Subject = u.Username
-	} else if !cleanText(u.Subject) {
+	switch {
+	case u.Sub != "" && u.Subject != "" && u.Sub != u.Subject:
+		v.fail("sub", "%q differs from subject %q (give one of them)", u.Sub, u.Subject)
+	case u.Sub != "":
+		u.Subject, u.Sub = u.Sub, ""
+	}
+	if u.Subject != "" && !cleanText(u.Subject) {
 		v.fail("subject", "%q must not have control characters or surrounding spaces", u.Subject)
 	}
 	return v
@@ -481,6 +503,7 @@ func (c *SeedClient) OAuthClient() *oauth.Client {
 		SecretHash:              hash,
 		Name:                    c.ClientName,
 		RedirectURIs:            slices.Clone(c.RedirectURIs),
+		PostLogoutRedirectURIs:  slices.Clone(c.PostLogoutRedirectURIs),
 		GrantTypes:              slices.Clone(c.GrantTypes),
 		ResponseTypes:           slices.Clone(c.ResponseTypes),
 		Scopes:                  strings.Fields(c.Scope),

@@ -69,9 +69,16 @@ func TestSeedClientValidate(t *testing.T) {
 
 func TestSeedUserValidate(t *testing.T) {
 	u := app.SeedUser{Username: "alice", Password: "pw"}
-	if errs := u.Validate(); errs != nil || u.Subject != "alice" {
+	// No default subject from the username: the server assigns one.
+	if errs := u.Validate(); errs != nil || u.Subject != "" {
 		t.Errorf("Validate() = %v, subject %q", errs, u.Subject)
 	}
+	u = app.SeedUser{Username: "alice", Password: "pw", Sub: "s-1"}
+	if errs := u.Validate(); errs != nil || u.Subject != "s-1" {
+		t.Errorf("Validate() with sub = %v, subject %q", errs, u.Subject)
+	}
+	u = app.SeedUser{Username: "alice", Password: "pw", Sub: "s-1", Subject: "s-2"}
+	eq(t, len(u.Validate()), 1)
 	u = app.SeedUser{Username: " bob", Subject: "a\nb"}
 	eq(t, len(u.Validate()), 3)
 }

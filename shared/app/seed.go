@@ -221,6 +221,9 @@ func (s *Seed) checkUnique(v *validator) {
 			continue
 		}
 		usernames[u.Username] = i
+		if u.Subject == "" {
+			continue
+		}
 		if j, ok := subjects[u.Subject]; ok {
 			v.fail(fmt.Sprintf("users[%d].subject", i), "duplicate subject %q (also users[%d])", u.Subject, j)
 			continue
@@ -243,9 +246,27 @@ func (s *Seed) Scopes() []string {
 	return out
 }
 
+// seedSubject is the subject Apply stores for u: the one the seed pins,
+// else the one the stored user already has (a subject never changes:
+// OpenID Connect Core 1.0 §2), else a new random one (oauth.NewSubject).
+func seedSubject(ctx context.Context, store SeedStore, u *SeedUser) (string, error) {
+	if u.Subject != "" {
+		return u.Subject, nil
+	}
+	old, err := store.GetUser(ctx, u.Username)
+	switch {
+	case err == nil && old.Subject != "":
+		return old.Subject, nil
+	case err != nil && !errors.Is(err, oauth.ErrNotFound):
+		return "", fmt.Errorf("seed: reading user %q: %w", u.Username, err)
+	}
+	return oauth.NewSubject(), nil
+}
+
 // SeedStore is what Apply writes to: the admin methods every store offers.
 type SeedStore interface {
 	PutClient(ctx context.Context, c *oauth.Client) error
+	GetUser(ctx context.Context, username string) (*oauth.User, error)
 	PutUser(ctx context.Context, u *oauth.User) error
 }
 
@@ -272,7 +293,11 @@ func (s *Seed) Apply(ctx context.Context, store SeedStore, hasher PasswordHasher
 		if err != nil {
 			return fmt.Errorf("seed: hashing the password of user %q: %w", u.Username, err)
 		}
-		if err := store.PutUser(ctx, &oauth.User{Subject: u.Subject, Username: u.Username, PasswordHash: hash}); err != nil {
+		sub, err := seedSubject(ctx, store, &u)
+		if err != nil {
+			return err
+		}
+		if err := store.PutUser(ctx, &oauth.User{Subject: sub, Username: u.Username, PasswordHash: hash}); err != nil {
 			return fmt.Errorf("seed: storing user %q: %w", u.Username, err)
 		}
 	}

@@ -81,7 +81,7 @@ func TestParseSeedGood(t *testing.T) {
 		t.Error("first_party defaults to true")
 	}
 
-	eq(t, seed.Users[0], app.SeedUser{Username: "alice", Password: "wonderland-rabbit-42", Subject: "alice"})
+	eq(t, seed.Users[0], app.SeedUser{Username: "alice", Password: "wonderland-rabbit-42"})
 	eq(t, seed.Users[1].Subject, "user-0002")
 	eq(t, seed.Scopes(), []string{"read", "write", "openid"})
 }
@@ -132,7 +132,7 @@ func TestDevSeed(t *testing.T) {
 			t.Errorf("client %s: secret %q does not look dev-only", id, c.ClientSecret)
 		}
 	}
-	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42", Subject: "alice"}})
+	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42"}})
 }
 
 func TestParseSeedBad(t *testing.T) {
@@ -204,7 +204,7 @@ func TestParseSeedBad(t *testing.T) {
 		{"username with spaces", `{"users": [{"username": " alice", "password": "x"}]}`, `seed: users[0].username: " alice" must not have control characters or surrounding spaces`},
 		{"subject with control", `{"users": [{"username": "alice", "password": "x", "subject": "a\nb"}]}`, `seed: users[0].subject: "a\nb" must not have control characters`},
 		{"duplicate username", `{"users": [{"username": "alice", "password": "x"}, {"username": "alice", "password": "y"}]}`, `seed: users[1].username: duplicate username "alice" (also users[0])`},
-		{"duplicate subject", `{"users": [{"username": "alice", "password": "x"}, {"username": "bob", "password": "y", "subject": "alice"}]}`, `seed: users[1].subject: duplicate subject "alice" (also users[0])`},
+		{"duplicate subject", `{"users": [{"username": "alice", "password": "x"}, {"username": "bob", "password": "y", "subject": "s"}, {"username": "carol", "password": "z", "sub": "s"}]}`, `seed: users[2].subject: duplicate subject "s" (also users[1])`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,5 +304,41 @@ func eq[T any](t *testing.T, got, want T) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %#v\nwant %#v", got, want)
+	}
+}
+
+// TestSeedSubjects: a user without a pinned sub gets an opaque one, never
+// its username (OpenID Connect Core 1.0 §2), and loading the seed again
+// keeps it: a subject never changes.
+func TestSeedSubjects(t *testing.T) {
+	seed, err := app.ParseSeed(strings.NewReader(`{"users": [{"username": "alice", "password": "x"}, {"username": "bob", "password": "y", "sub": "pinned-bob"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store := memstore.New()
+	if err := seed.Apply(ctx, store, fastHasher); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := store.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alice.Subject == "" || alice.Subject == "alice" || len(alice.Subject) != 22 {
+		t.Errorf("alice's subject %q; want an opaque 22-character id", alice.Subject)
+	}
+	bob, _ := store.GetUser(ctx, "bob")
+	eq(t, bob.Subject, "pinned-bob")
+	if err := seed.Apply(ctx, store, fastHasher); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := store.GetUser(ctx, "alice")
+	eq(t, again.Subject, alice.Subject)
+	other := memstore.New()
+	if err := seed.Apply(ctx, other, fastHasher); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := other.GetUser(ctx, "alice"); u.Subject == alice.Subject {
+		t.Error("two stores gave alice the same subject: not random")
 	}
 }

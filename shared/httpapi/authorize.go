@@ -269,8 +269,18 @@ func (h *Handlers) consent(w http.ResponseWriter, r *http.Request, req *oauth.Au
 	}
 }
 
-// logout ends the browser session: GET shows a confirmation form, POST
-// (with the CSRF token) signs out.
+// logout serves the end-session endpoint (OpenID Connect RP-Initiated
+// Logout 1.0): GET, or POST of the same parameters (§2: the OP "MUST
+// support the use of the HTTP GET and POST methods"), or POST from our own
+// confirmation form (with the CSRF token). A logout request with an
+// id_token_hint naming the session's user ends the session at once; any
+// other asks the user to confirm first (§4). After the logout the browser
+// goes back to the client's registered post_logout_redirect_uri, with
+// state (§3), or sees the signed-out page. A request in error is never
+// redirected: it gets the error page.
+//
+// A POST without the CSRF token and without any logout parameter is a
+// forged confirmation: 403, the session untouched.
 func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 	rec := h.begin(r, EndpointLogout)
 	defer rec.end()
@@ -279,33 +289,109 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNoPages, false)
 		return
 	}
+	var params url.Values
+	var oe *oauth.Error
+	confirmed := false
 	switch r.Method {
 	case http.MethodGet:
-		h.render(w, r, http.StatusOK, PageLogout, &PageData{Title: "Sign out", CSRF: h.csrfToken(w, r),
-			FormAction: h.srv.URL(oauth.PathLogout)}, "")
+		if len(r.URL.RawQuery) > oauth.MaxLogoutRequestBytes {
+			oe = errLogoutTooLarge()
+			break
+		}
+		params, oe = parseParams(r.URL.RawQuery)
 	case http.MethodPost:
-		form, oe := readForm(r, h.opts.MaxBodyBytes)
-		if oe == nil && !h.csrfValid(r, form) {
-			oe = oauth.ErrInvalidRequest("this form has expired or did not come from this site")
-		}
-		if oe != nil {
-			rec.fail(oe)
-			h.errorPageStatus(w, r, oe, http.StatusForbidden)
-			return
-		}
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if err := h.srv.Logout(r.Context(), c.Value); err != nil {
-				rec.fail(err)
-				h.errorPage(w, r, oauth.AsError(err))
+		var form url.Values
+		form, oe = readForm(r, h.opts.MaxBodyBytes)
+		switch {
+		case oe != nil:
+		case form.Has(fieldCSRF) || !hasLogoutParam(form):
+			if !h.csrfValid(r, form) {
+				oe = oauth.ErrInvalidRequest("this form has expired or did not come from this site")
+				rec.fail(oe)
+				h.errorPageStatus(w, r, oe, http.StatusForbidden)
 				return
 			}
+			confirmed = true
+			if raw := form.Get(fieldRequest); len(raw) > oauth.MaxLogoutRequestBytes {
+				oe = errLogoutTooLarge()
+			} else {
+				params, oe = parseParams(raw)
+			}
+		default:
+			params = form
 		}
-		h.clearSessionCookie(w)
-		h.render(w, r, http.StatusOK, PageSignedOut, &PageData{Title: "Signed out"}, "")
 	default:
 		rec.ev.Outcome = oauth.CodeInvalidRequest
 		methodNotAllowed(w, "GET, POST")
+		return
 	}
+	if oe != nil {
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
+	rec.ev.ClientID = params.Get("client_id")
+	req, oe := h.srv.ParseLogoutRequest(r.Context(), params)
+	if oe != nil {
+		rec.fail(oe)
+		h.errorPage(w, r, oe)
+		return
+	}
+	if req.Client != nil {
+		rec.ev.ClientID = req.Client.ID
+	}
+	sess, err := h.session(r)
+	if err != nil {
+		rec.fail(err)
+		h.errorPage(w, r, oauth.AsError(err))
+		return
+	}
+	if !confirmed && req.NeedsConfirmation(sess) {
+		data := &PageData{Title: "Sign out", CSRF: h.csrfToken(w, r), FormAction: h.srv.URL(oauth.PathLogout)}
+		if len(req.Params) > 0 {
+			data.Request = req.Params.Encode()
+		}
+		if req.Client != nil {
+			data.ClientName = clientName(req.Client)
+		}
+		var target string // the form's redirect, which form-action governs too
+		if req.RedirectURI != "" {
+			target = origin(req.RedirectURI)
+		}
+		h.render(w, r, http.StatusOK, PageLogout, data, target)
+		return
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := h.srv.Logout(r.Context(), c.Value); err != nil {
+			rec.fail(err)
+			h.errorPage(w, r, oauth.AsError(err))
+			return
+		}
+		h.clearSessionCookie(w)
+	}
+	if location := req.Location(); location != "" {
+		h.redirect(w, r, rec, location)
+		return
+	}
+	h.render(w, r, http.StatusOK, PageSignedOut, &PageData{Title: "Signed out"}, "")
+}
+
+// hasLogoutParam reports whether a form carries a logout request
+// parameter (RP-Initiated Logout 1.0 §2), rather than being our own
+// confirmation form.
+func hasLogoutParam(form url.Values) bool {
+	for _, p := range oauth.LogoutParams {
+		if form.Has(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// errLogoutTooLarge answers a logout request over
+// oauth.MaxLogoutRequestBytes, before it is parsed.
+func errLogoutTooLarge() *oauth.Error {
+	return oauth.ErrInvalidRequest("the logout request is larger than %d bytes", oauth.MaxLogoutRequestBytes)
 }
 
 // grantOf names the grant an authorization request's response type starts

@@ -82,15 +82,21 @@ func newHandlers(opts Options) *Handlers {
 	return &Handlers{opts: opts, log: opts.Logger}
 }
 
-// DefaultScopeDescriptions explain the scopes whose meaning is standard
-// (OpenID Connect Core §5.4, §11).
+// DefaultScopeDescriptions explain the scopes whose meaning is standard,
+// naming in words the claims each releases (OpenID Connect Core §5.4:
+// profile is name, family_name, given_name, middle_name, nickname,
+// preferred_username, profile, picture, website, gender, birthdate,
+// zoneinfo, locale and updated_at; email is email and email_verified;
+// address is address; phone is phone_number and phone_number_verified),
+// and what offline_access allows (§11: refresh tokens, so access goes on
+// while the user is away).
 var DefaultScopeDescriptions = map[string]string{
 	"openid":         "Confirm who you are",
-	"profile":        "See your name and basic profile",
-	"email":          "See your email address",
+	"profile":        "See your name, username, picture and profile: website, gender, birthday, time zone and language",
+	"email":          "See your email address and whether it is verified",
 	"address":        "See your postal address",
-	"phone":          "See your phone number",
-	"offline_access": "Stay connected when you are not using it",
+	"phone":          "See your phone number and whether it is verified",
+	"offline_access": "Keep access to your account when you are not using it",
 }
 
 // Authorize serves the authorization endpoint (GET and POST /authorize:
@@ -131,6 +137,7 @@ func (h *Handlers) All() http.Handler {
 	mux.Handle(oauth.PathToken, h.Token())
 	mux.Handle(oauth.PathIntrospect, h.Introspect())
 	mux.Handle(oauth.PathRevoke, h.Revoke())
+	mux.Handle(oauth.PathUserInfo, h.UserInfo())
 	mux.Handle("/.well-known/", h.Metadata())
 	return mux
 }

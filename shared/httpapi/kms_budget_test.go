@@ -19,7 +19,8 @@ import (
 // double's counters and on the client's side (shared/awstest, in the SDK
 // client's HTTPClient), against docs/design.md's budget ("Remote calls are the
 // latency and the bill"): one Sign per issued token and nothing else on a
-// warm container; no KMS call at all for the JWKS, the metadata,
+// warm container (two for a code exchange or refresh with openid: the
+// access token and the ID token); no KMS call at all for the JWKS, the metadata,
 // introspection, revocation or the authorization endpoint. A cold
 // container's first token adds the one GetPublicKey that fills its key
 // cache. The counts are exact, so a change that adds a call, or caches
@@ -118,6 +119,31 @@ func TestKMSCallBudget(t *testing.T) {
 	refreshed := measure("token: refresh_token (rotation)", true, 1, 0,
 		func() response { return ts.refresh(str(exchanged, "refresh_token"), "") }, isOK).JSON(t)
 	access, rt := str(refreshed, "access_token"), str(refreshed, "refresh_token")
+
+	// OpenID Connect: the ID token is one more Sign, only when openid was
+	// granted (OpenID Connect Core §3.1.3.3, §12.2).
+	idtRegisterRPs(t, ts)
+	oidcVerifier, oidcChallenge := pkce()
+	oidcParams := url.Values{
+		"response_type": {"code"}, "client_id": {idtRPID}, "redirect_uri": {redirectURI},
+		"scope": {"openid offline_access"}, "nonce": {"budget"},
+		"code_challenge": {oidcChallenge}, "code_challenge_method": {"S256"},
+	}
+	oidcCode := ts.authorize(ts.newBrowser(), oidcParams).Query().Get("code")
+	oidcForm := url.Values{"grant_type": {"authorization_code"}, "code": {oidcCode},
+		"redirect_uri": {redirectURI}, "code_verifier": {oidcVerifier}}
+	hasIDToken := func(r response) {
+		t.Helper()
+		isOK(r)
+		if str(r.JSON(t), "id_token") == "" {
+			t.Fatalf("no id_token: %s", r.Body)
+		}
+	}
+	oidcTok := measure("token: authorization_code exchange with openid (ID token)", true, 2, 0,
+		func() response { return ts.post(oauth.PathToken, oidcForm.Encode(), basic(idtRPID, idtRPSecret)) },
+		hasIDToken).JSON(t)
+	measure("token: refresh_token with openid (ID token)", true, 2, 0,
+		func() response { return ts.idtRefresh(idtRPID, str(oidcTok, "refresh_token"), "") }, hasIDToken)
 
 	measure("introspect: access token", true, 0, 0, func() response { return ts.introspectResp(access, "") }, active)
 	measure("introspect: refresh token", true, 0, 0, func() response { return ts.webIntrospects(rt, "") }, active)

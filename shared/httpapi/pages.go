@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -25,7 +26,9 @@ const (
 	// PageError shows an error that cannot go back to the client: Error
 	// and ErrorCode.
 	PageError Page = "error"
-	// PageLogout asks to confirm signing out: FormAction and CSRF.
+	// PageLogout asks to confirm signing out: FormAction and CSRF, and
+	// for a client's logout request (RP-Initiated Logout 1.0) ClientName
+	// and Request.
 	PageLogout Page = "logout"
 	// PageSignedOut says the user is signed out.
 	PageSignedOut Page = "signedout"
@@ -155,9 +158,16 @@ func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request, req *oauth.
 }
 
 func (h *Handlers) consentPage(w http.ResponseWriter, r *http.Request, req *oauth.AuthorizeRequest, sess *oauth.Session) {
+	// openid first: an OpenID request is first of all a sign-in ("Confirm
+	// who you are"); the claims the other scopes release follow.
 	scopes := make([]PageScope, 0, len(req.Scopes))
 	for _, s := range req.Scopes {
 		scopes = append(scopes, PageScope{Name: s, Description: h.opts.ScopeDescriptions[s]})
+	}
+	if i := slices.IndexFunc(scopes, func(s PageScope) bool { return s.Name == "openid" }); i > 0 {
+		openid := scopes[i]
+		copy(scopes[1:i+1], scopes[:i])
+		scopes[0] = openid
 	}
 	switchAccount := maps.Clone(req.Params)
 	switchAccount.Set("prompt", oauth.PromptLogin)

@@ -35,6 +35,10 @@ type AuthorizeRequest struct {
 	// absent): see Decide.
 	Prompt []string
 	MaxAge time.Duration
+	// Nonce is the nonce parameter ("" if absent), put on the code and
+	// returned in the ID token (OpenID Connect Core §3.1.2.1): optional
+	// for the code flow.
+	Nonce string
 	// Params are the request's parameters, for carrying the request through
 	// the login and consent pages.
 	Params url.Values
@@ -88,6 +92,7 @@ func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (
 		RedirectURI:      redirect,
 		RedirectURIParam: given,
 		State:            params.Get("state"),
+		Nonce:            params.Get("nonce"),
 		Params:           params,
 	}
 	if oe := s.validateAuthorizeRequest(req, params); oe != nil {
@@ -239,6 +244,7 @@ func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Ses
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,
 		AuthTime:            sess.AuthTime,
+		Nonce:               req.Nonce,
 		ExpiresAt:           now.Add(s.cfg.CodeLifetime),
 	}, change)
 	if err != nil {

@@ -86,10 +86,20 @@ func TestOIDCCDiscoveryEndpointVerification(t *testing.T) {
 			t.Errorf("scopes_supported %v names openid twice", got)
 		}
 		claims := strs("claims_supported")
-		for _, c := range []string{"sub", "iss", "auth_time", "name", "email", "email_verified", "phone_number", "address", "preferred_username"} {
+		for _, c := range []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"} {
 			if !slices.Contains(claims, c) {
 				t.Errorf("claims_supported %v lacks %s", claims, c)
 			}
+		}
+		// Nothing the server cannot supply: no acr (one sign-in method),
+		// no user claims until the UserInfo endpoint is advertised.
+		for _, c := range []string{"acr", "azp", "name", "email"} {
+			if slices.Contains(claims, c) {
+				t.Errorf("claims_supported %v names %s, which nothing supplies", claims, c)
+			}
+		}
+		if _, ok := doc["userinfo_endpoint"]; ok {
+			t.Errorf("userinfo_endpoint advertised: the UserInfo function is not deployed yet")
 		}
 		for _, name := range []string{"claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported", "require_request_uri_registration"} {
 			if v, ok := doc[name]; !ok || v != false {

@@ -10,6 +10,12 @@ import (
 // redeemed in the same atomic write that stores the first refresh token, so
 // a failure anywhere leaves nothing issued. A code presented twice revokes
 // every token issued with it (§4.1.2, RFC 9700 §4.5).
+//
+// When the granted scope includes openid, the response also carries an ID
+// token (OpenID Connect Core §3.1.3.3), signed before anything is written,
+// and a refresh token is issued only if offline_access was granted too
+// (§11); without openid, refresh tokens go to every client registered for
+// the refresh_token grant, as in plain OAuth.
 func (s *Server) exchangeCode(ctx context.Context, client *Client, req *TokenRequest) (*TokenResponse, error) {
 	if req.Code == "" {
 		return nil, ErrInvalidRequest("code is missing")
@@ -45,10 +51,19 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, req *TokenReq
 	if err != nil {
 		return nil, err
 	}
+	openID := hasScope(code.Scopes, ScopeOpenID)
+	var idToken string
+	if openID {
+		idToken, err = s.issueIDToken(ctx, client, code.Subject, code.AuthTime, code.Nonce, access)
+		if err != nil {
+			return nil, err
+		}
+	}
 	var refresh string
 	var first *RefreshToken
-	if client.AllowsGrant(GrantRefreshToken) {
+	if client.AllowsGrant(GrantRefreshToken) && (!openID || hasScope(code.Scopes, ScopeOfflineAccess)) {
 		refresh, first = s.newRefreshToken(client, code.GrantID, code.Subject, code.Username, code.Scopes)
+		first.AuthTime = code.AuthTime
 	}
 	switch err := s.store.RedeemCode(ctx, hash, code.GrantID, first); {
 	case errors.Is(err, ErrConflict):
@@ -58,7 +73,9 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, req *TokenReq
 	case err != nil:
 		return nil, s.abandonGrant(ctx, code.GrantID, err)
 	}
-	return tokenResponse(access, lifetime, refresh, code.Scopes), nil
+	resp := tokenResponse(access, lifetime, refresh, code.Scopes)
+	resp.IDToken = idToken
+	return resp, nil
 }
 
 // codeReplayed handles a second redemption: revoke the grant, refuse.

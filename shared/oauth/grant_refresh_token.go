@@ -10,6 +10,13 @@ import (
 // every use; presenting a rotated one revokes the whole grant, newest tokens
 // included (RFC 9700 §4.14.2). The scope may be narrowed, never widened;
 // the new refresh token keeps the original scope (§6).
+//
+// A refresh whose scope includes openid returns a fresh ID token (OpenID
+// Connect Core §12.1, §12.2) with the same iss, sub and aud, and the
+// auth_time of the original sign-in, which the refresh token carries; it
+// has no nonce. A grant with no sign-in time (the password grant, which
+// OpenID Connect does not define, or a token stored before ID tokens
+// existed) gets none: §12.2 allows a refresh response without id_token.
 func (s *Server) refresh(ctx context.Context, client *Client, req *TokenRequest) (*TokenResponse, error) {
 	if req.RefreshToken == "" {
 		return nil, ErrInvalidRequest("refresh_token is missing")
@@ -44,7 +51,15 @@ func (s *Server) refresh(ctx context.Context, client *Client, req *TokenRequest)
 	if err != nil {
 		return nil, err
 	}
+	var idToken string
+	if hasScope(scopes, ScopeOpenID) && !old.AuthTime.IsZero() {
+		idToken, err = s.issueIDToken(ctx, client, old.Subject, old.AuthTime, "", access)
+		if err != nil {
+			return nil, err
+		}
+	}
 	next, record := s.newRefreshToken(client, grantID, old.Subject, old.Username, slices.Clone(old.Scopes))
+	record.AuthTime = old.AuthTime
 	if err := s.store.RotateRefreshToken(ctx, hash, record); err != nil {
 		if errors.Is(err, ErrConflict) {
 			// Another request rotated it first, or the grant was revoked
@@ -53,7 +68,9 @@ func (s *Server) refresh(ctx context.Context, client *Client, req *TokenRequest)
 		}
 		return nil, s.abandonGrant(ctx, grantID, err)
 	}
-	return tokenResponse(access, lifetime, next, scopes), nil
+	resp := tokenResponse(access, lifetime, next, scopes)
+	resp.IDToken = idToken
+	return resp, nil
 }
 
 // refreshReused revokes the grant of a reused refresh token and refuses.

@@ -52,14 +52,11 @@ type Metadata struct {
 	EndSessionEndpoint string `json:"end_session_endpoint"`
 }
 
-// ClaimsSupported are the claims an ID token or the UserInfo endpoint may
-// carry (OpenID Connect Core §2 and §5.1), for claims_supported.
-var ClaimsSupported = []string{
-	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
-	"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
-	"profile", "picture", "website", "email", "email_verified", "gender", "birthdate",
-	"zoneinfo", "locale", "phone_number", "phone_number_verified", "address", "updated_at",
-}
+// ClaimsSupported are the claims Gatehouse supplies (OpenID Connect
+// Discovery 1.0 §3, claims_supported): those of its ID tokens (OpenID
+// Connect Core §2, §3.1.3.6). The user's standard claims (§5.1) join them
+// when the UserInfo endpoint is advertised.
+var ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"}
 
 // Discovery is what an authorization server publishes about itself: its
 // metadata (RFC 8414) and the public keys of its tokens (RFC 7517). It

@@ -23,6 +23,10 @@ type Config struct {
 	RefreshTokenLifetime time.Duration // default 30 days; each rotation starts a new period
 	CodeLifetime         time.Duration // default 60 s (RFC 6749 §4.1.2: "maximum ... of 10 minutes RECOMMENDED")
 	SessionLifetime      time.Duration // default 12 h: a session's absolute lifetime
+	// IDTokenLifetime is the lifetime of ID tokens (OpenID Connect Core
+	// §2, "exp"; default 1 h). An ID token proves a sign-in to its client;
+	// it grants no access, and a relying party checks it once.
+	IDTokenLifetime time.Duration
 	// MaxAccessTokenLifetime caps every access token's lifetime, a client's
 	// own (Client.AccessTokenLifetime) included (default 24 h). An access
 	// token is a JWT that resource servers may verify without asking the
@@ -72,6 +76,7 @@ const (
 	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
 	DefaultCodeLifetime         = 60 * time.Second
 	DefaultSessionLifetime      = 12 * time.Hour
+	DefaultIDTokenLifetime      = time.Hour
 	DefaultSessionIdleTimeout   = time.Hour
 	DefaultLoginMaxFailures     = 5
 	DefaultLoginMaxFailuresIP   = 50
@@ -147,6 +152,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
 	setDefault(&cfg.CodeLifetime, DefaultCodeLifetime)
 	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
+	setDefault(&cfg.IDTokenLifetime, DefaultIDTokenLifetime)
 	setDefault(&cfg.SessionIdleTimeout, DefaultSessionIdleTimeout)
 	cfg.SessionIdleTimeout = min(cfg.SessionIdleTimeout, cfg.SessionLifetime)
 	setDefault(&cfg.LoginFailureWindow, DefaultLoginFailureWindow)

@@ -63,6 +63,15 @@ func (s *Server) checkUser(ctx context.Context, username, password string) (*Use
 	if !s.passwords.CheckPassword(user.PasswordHash, password) {
 		return nil, ErrLoginFailed
 	}
+	if user.Subject == "" {
+		// A user stored before subjects were assigned gets one at its first
+		// sign-in: no migration to run (OpenID Connect Core 1.0 §2).
+		sub, err := s.store.AssignSubject(ctx, user.Username, NewSubject())
+		if err != nil {
+			return nil, ErrServer(err)
+		}
+		user.Subject = sub
+	}
 	return user, nil
 }
 

@@ -43,6 +43,10 @@ type Client struct {
 	// RotateSecret); empty when there is none.
 	PreviousSecretHash      string
 	PreviousSecretExpiresAt time.Time
+	// PostLogoutRedirectURIs (post_logout_redirect_uris, OpenID Connect
+	// RP-Initiated Logout 1.0 §3.1) are where the end-session endpoint may
+	// send the browser back after a logout this client asked for.
+	PostLogoutRedirectURIs []string
 }
 
 // AuthorizationCode is an issued code (RFC 6749 §4.1.2). Only its hash is
@@ -58,21 +62,31 @@ type AuthorizationCode struct {
 	Username            string
 	CodeChallenge       string // RFC 7636 §4.2; "" when PKCE was not used
 	CodeChallengeMethod string
-	AuthTime            time.Time
-	ExpiresAt           time.Time
-	Redeemed            bool // set by RedeemCode
+	// AuthTime is when the user signed in (the session's AuthTime): the
+	// ID token's auth_time (OpenID Connect Core §2).
+	AuthTime time.Time
+	// Nonce is the authorization request's nonce parameter ("" if none),
+	// returned in the ID token (OpenID Connect Core §3.1.2.1, §2).
+	Nonce     string
+	ExpiresAt time.Time
+	Redeemed  bool // set by RedeemCode
 }
 
 // RefreshToken is an issued refresh token (RFC 6749 §6). The token string is
 // "<grant id>.<secret>"; only HashToken(token) is stored. Every refresh
 // token of one authorization shares a GrantID.
 type RefreshToken struct {
-	Hash      string
-	GrantID   string
-	ClientID  string
-	Subject   string
-	Username  string
-	Scopes    []string
+	Hash     string
+	GrantID  string
+	ClientID string
+	Subject  string
+	Username string
+	Scopes   []string
+	// AuthTime is when the user signed in for the grant's authorization
+	// (zero for a grant without one: the password grant, or a token
+	// stored before ID tokens). A refresh's ID token repeats it (OpenID
+	// Connect Core §12.2); rotation keeps it.
+	AuthTime  time.Time
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	// Rotated is true once the token has been exchanged for a new one
@@ -85,9 +99,16 @@ type RefreshToken struct {
 
 // User is a resource owner who can sign in.
 type User struct {
-	Subject      string // the "sub" claim: stable, never reused
+	// Subject is the "sub" claim (OpenID Connect Core 1.0 §2): stable,
+	// opaque, never reused, never the username (NewSubject). A user stored
+	// by an earlier version may have none: AssignSubject gives it one at
+	// its first sign-in.
+	Subject      string
 	Username     string
 	PasswordHash string // a slow hash, checked by a PasswordChecker
+	// Claims are the user's OpenID Connect standard claims (§5.1); nil
+	// when it has none.
+	Claims *UserClaims
 	// Consents are the scopes the user has allowed, by client ID. Stores
 	// fill it in on GetUser; SessionChange adds to it.
 	Consents map[string][]string
@@ -183,6 +204,16 @@ type Store interface {
 	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt time.Time) error
 
 	GetUser(ctx context.Context, username string) (*User, error)
+	// GetUserBySubject returns the user whose Subject is sub (for UserInfo,
+	// OpenID Connect Core 1.0 §5.3), with its claims; ErrNotFound if there
+	// is none. The returned user's Consents and PasswordHash may be left
+	// empty.
+	GetUserBySubject(ctx context.Context, sub string) (*User, error)
+	// AssignSubject atomically sets the subject of the user username to
+	// sub if it has none, and returns the user's subject afterwards: sub,
+	// or the one it already had. Two concurrent calls with different subs
+	// both return the same winner. ErrNotFound if the user is missing.
+	AssignSubject(ctx context.Context, username, sub string) (string, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, hash string) (*Session, error)

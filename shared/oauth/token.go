@@ -48,6 +48,9 @@ type TokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// IDToken is the OpenID Connect ID token (OpenID Connect Core
+	// §3.1.3.3, §12.2), when the granted scope includes openid.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // Token handles a token request from an authenticated client (§3.2).

@@ -200,6 +200,7 @@ func (s *store) evict() {
 func clone(c *oauth.Client) *oauth.Client {
 	out := *c
 	out.RedirectURIs = slices.Clone(c.RedirectURIs)
+	out.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	out.GrantTypes = slices.Clone(c.GrantTypes)
 	out.ResponseTypes = slices.Clone(c.ResponseTypes)
 	out.Scopes = slices.Clone(c.Scopes)

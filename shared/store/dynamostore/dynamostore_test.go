@@ -99,7 +99,17 @@ func TestCreateTables(t *testing.T) {
 		if ks := tab.KeySchema; len(ks) != 1 || aws.ToString(ks[0].AttributeName) != c.key || ks[0].KeyType != types.KeyTypeHash {
 			t.Errorf("%s: key schema %+v, want partition key %s", c.table, ks, c.key)
 		}
-		if ad := tab.AttributeDefinitions; len(ad) != 1 || aws.ToString(ad[0].AttributeName) != c.key || ad[0].AttributeType != types.ScalarAttributeTypeS {
+		wantDefs := 1
+		if c.table == tables.Users {
+			// The users table's subject index (OpenID Connect UserInfo).
+			wantDefs = 2
+			if g := tab.GlobalSecondaryIndexes; len(g) != 1 || aws.ToString(g[0].IndexName) != dynamostore.SubjectIndex ||
+				aws.ToString(g[0].KeySchema[0].AttributeName) != "subject" || g[0].Projection.ProjectionType != types.ProjectionTypeInclude ||
+				!slices.Equal(g[0].Projection.NonKeyAttributes, []string{"claims"}) {
+				t.Errorf("%s: indexes %+v, want %s on subject projecting claims", c.table, g, dynamostore.SubjectIndex)
+			}
+		}
+		if ad := tab.AttributeDefinitions; len(ad) != wantDefs || aws.ToString(ad[0].AttributeName) != c.key || ad[0].AttributeType != types.ScalarAttributeTypeS {
 			t.Errorf("%s: attribute definitions %+v, want %s of type S", c.table, ad, c.key)
 		}
 		if tab.BillingModeSummary == nil || tab.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
@@ -142,6 +152,28 @@ func TestCreateTablesLeavesExistingAlone(t *testing.T) {
 		err = dynamostore.New(client, tables).CreateTables(ctx)
 		if err == nil || !strings.Contains(err.Error(), tables.Sessions) || !strings.Contains(err.Error(), "ttl") {
 			t.Fatalf("CreateTables over a table with TTL on ttl: error %v", err)
+		}
+	})
+	// A users table made before the subject index existed gets it, and
+	// the users already in it are found by subject: no step for the
+	// operator but running tables create (or deploying the template) again.
+	t.Run("SubjectIndexMissing", func(t *testing.T) {
+		tables := dynamotest.Tables()
+		t.Cleanup(func() { dynamotest.DeleteTables(t, client, tables) })
+		createTable(t, client, tables.Users, "username")
+		s := dynamostore.New(client, tables)
+		mustOK(t, s.PutUser(ctx, &oauth.User{Username: "old-alice", Subject: "sub-old-alice", PasswordHash: "h"}))
+		mustOK(t, s.CreateTables(ctx))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			u, err := s.GetUserBySubject(ctx, "sub-old-alice")
+			if err == nil && u.Username == "old-alice" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GetUserBySubject after CreateTables added the index: %v, %v", u, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	t.Run("TTLMissing", func(t *testing.T) {
@@ -749,7 +781,7 @@ func TestUnreadableItems(t *testing.T) {
 	S, N, BOOL := dynamotest.S, dynamotest.N, dynamotest.BOOL
 	dynamotest.PutItem(t, client, tables.Clients, dynamotest.Item{"client_id": S("c-secret-id"),
 		"redirect_uris": S("https://x/cb")})
-	dynamotest.PutItem(t, client, tables.Users, dynamotest.Item{"username": S("alice"), "subject": N(1)})
+	dynamotest.PutItem(t, client, tables.Users, dynamotest.Item{"username": S("alice"), "password_hash": N(1)})
 	dynamotest.PutItem(t, client, tables.Codes, dynamotest.Item{"code_hash": S("code-hash"),
 		"expires_at": N(later), "redeemed": S("no")})
 	dynamotest.PutItem(t, client, tables.Tokens, dynamotest.Item{"pk": S("rt#token-hash"),

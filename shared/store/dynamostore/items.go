@@ -43,6 +43,9 @@ type clientItem struct {
 	// rotation replaced; both absent when there is none.
 	PreviousSecretHash      string    `dynamodbav:"previous_secret_hash,omitempty"`
 	PreviousSecretExpiresAt time.Time `dynamodbav:"previous_secret_expires_at,unixtime,omitempty"`
+	// PostLogoutRedirectURIs are the client's RP-Initiated Logout 1.0
+	// post_logout_redirect_uris.
+	PostLogoutRedirectURIs []string `dynamodbav:"post_logout_redirect_uris,omitempty"` // L of S
 }
 
 func newClientItem(c *oauth.Client) clientItem {
@@ -63,6 +66,7 @@ func newClientItem(c *oauth.Client) clientItem {
 		IntrospectionAllowed:    c.IntrospectionAllowed,
 		PreviousSecretHash:      c.PreviousSecretHash,
 		PreviousSecretExpiresAt: c.PreviousSecretExpiresAt,
+		PostLogoutRedirectURIs:  nonEmpty(c.PostLogoutRedirectURIs),
 	}
 	if c.JWKS != nil {
 		data, _ := json.Marshal(c.JWKS) // a JWK Set holds only strings
@@ -89,6 +93,7 @@ func (it *clientItem) client() (*oauth.Client, error) {
 		IntrospectionAllowed:    it.IntrospectionAllowed,
 		PreviousSecretHash:      it.PreviousSecretHash,
 		PreviousSecretExpiresAt: it.PreviousSecretExpiresAt,
+		PostLogoutRedirectURIs:  it.PostLogoutRedirectURIs,
 	}
 	if it.JWKS != "" {
 		c.JWKS = &oauth.JWKS{}
@@ -104,6 +109,9 @@ type userItem struct {
 	Username     string `dynamodbav:"username"`
 	Subject      string `dynamodbav:"subject,omitempty"`
 	PasswordHash string `dynamodbav:"password_hash,omitempty"`
+	// Claims are the user's OpenID Connect claims as one JSON object
+	// (oauth.UserClaims), projected into the subject index.
+	Claims string `dynamodbav:"claims,omitempty"`
 }
 
 // codeItem is an authorization code (codes table).
@@ -118,6 +126,7 @@ type codeItem struct {
 	CodeChallenge       string    `dynamodbav:"code_challenge,omitempty"`
 	CodeChallengeMethod string    `dynamodbav:"code_challenge_method,omitempty"`
 	AuthTime            time.Time `dynamodbav:"auth_time,unixtime,omitempty"`
+	Nonce               string    `dynamodbav:"nonce,omitempty"`
 	ExpiresAt           time.Time `dynamodbav:"expires_at,unixtime"`
 	// Redeemed is always written: RedeemCode's condition compares it.
 	Redeemed bool `dynamodbav:"redeemed"`
@@ -135,6 +144,7 @@ func newCodeItem(c *oauth.AuthorizationCode) codeItem {
 		CodeChallenge:       c.CodeChallenge,
 		CodeChallengeMethod: c.CodeChallengeMethod,
 		AuthTime:            c.AuthTime,
+		Nonce:               c.Nonce,
 		ExpiresAt:           c.ExpiresAt,
 		Redeemed:            c.Redeemed,
 	}
@@ -152,6 +162,7 @@ func (it *codeItem) code() *oauth.AuthorizationCode {
 		CodeChallenge:       it.CodeChallenge,
 		CodeChallengeMethod: it.CodeChallengeMethod,
 		AuthTime:            it.AuthTime,
+		Nonce:               it.Nonce,
 		ExpiresAt:           it.ExpiresAt,
 		Redeemed:            it.Redeemed,
 	}
@@ -166,6 +177,7 @@ type refreshTokenItem struct {
 	Subject   string    `dynamodbav:"subject,omitempty"`
 	Username  string    `dynamodbav:"username,omitempty"`
 	Scope     string    `dynamodbav:"scope,omitempty"`
+	AuthTime  time.Time `dynamodbav:"auth_time,unixtime,omitempty"`
 	IssuedAt  time.Time `dynamodbav:"issued_at,unixtime,omitempty"`
 	ExpiresAt time.Time `dynamodbav:"expires_at,unixtime"`
 	// Rotated is always written: RotateRefreshToken's condition compares
@@ -181,6 +193,7 @@ func newRefreshTokenItem(t *oauth.RefreshToken) refreshTokenItem {
 		Subject:   t.Subject,
 		Username:  t.Username,
 		Scope:     strings.Join(t.Scopes, " "),
+		AuthTime:  t.AuthTime,
 		IssuedAt:  t.IssuedAt,
 		ExpiresAt: t.ExpiresAt,
 		Rotated:   t.Rotated,
@@ -199,6 +212,7 @@ func (it *refreshTokenItem) refreshToken() (*oauth.RefreshToken, error) {
 		Subject:   it.Subject,
 		Username:  it.Username,
 		Scopes:    words(it.Scope),
+		AuthTime:  it.AuthTime,
 		IssuedAt:  it.IssuedAt,
 		ExpiresAt: it.ExpiresAt,
 		Rotated:   it.Rotated,
@@ -294,7 +308,12 @@ func clientOf(it item) (*oauth.Client, error) {
 }
 
 func itemOfUser(u *oauth.User) item {
-	it := marshal(userItem{Username: u.Username, Subject: u.Subject, PasswordHash: u.PasswordHash})
+	ui := userItem{Username: u.Username, Subject: u.Subject, PasswordHash: u.PasswordHash}
+	if !u.Claims.IsZero() {
+		data, _ := json.Marshal(u.Claims) // strings, bools, numbers only
+		ui.Claims = string(data)
+	}
+	it := marshal(ui)
 	putConsents(it, u.Consents)
 	return it
 }
@@ -308,7 +327,14 @@ func userOf(it item) (*oauth.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &oauth.User{Username: ui.Username, Subject: ui.Subject, PasswordHash: ui.PasswordHash, Consents: consents}, nil
+	u := &oauth.User{Username: ui.Username, Subject: ui.Subject, PasswordHash: ui.PasswordHash, Consents: consents}
+	if ui.Claims != "" {
+		u.Claims = &oauth.UserClaims{}
+		if err := json.Unmarshal([]byte(ui.Claims), u.Claims); err != nil {
+			return nil, fmt.Errorf("attribute claims: %w", err)
+		}
+	}
+	return u, nil
 }
 
 func itemOfCode(c *oauth.AuthorizationCode) item { return marshal(newCodeItem(c)) }

@@ -66,6 +66,11 @@ func (s *Store) CreateTables(ctx context.Context) error {
 			if err := checkKey(desc.Table, t); err != nil {
 				return err
 			}
+			if t.name == s.tables.Users {
+				if err := s.ensureSubjectIndex(ctx, desc.Table); err != nil {
+					return err
+				}
+			}
 			if desc.Table.TableStatus != types.TableStatusActive {
 				pending = append(pending, t.name)
 			}
@@ -92,13 +97,18 @@ func (s *Store) CreateTables(ctx context.Context) error {
 // createTable creates table t (CreateTable) and returns its status. A
 // table that appeared meanwhile (another CreateTables) is fine.
 func (s *Store) createTable(ctx context.Context, t tableSpec) (types.TableStatus, error) {
-	out, err := s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
+	in := &dynamodb.CreateTableInput{
 		TableName:            &t.name,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: &t.key, AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: &t.key, KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 		SSESpecification:     &types.SSESpecification{Enabled: aws.Bool(true)},
-	})
+	}
+	if t.name == s.tables.Users {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, subjectAttribute())
+		in.GlobalSecondaryIndexes = []types.GlobalSecondaryIndex{subjectIndex()}
+	}
+	out, err := s.db.CreateTable(ctx, in)
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
 		return types.TableStatusCreating, nil

@@ -367,6 +367,7 @@ func extend(m map[string]time.Time, key string, until time.Time) {
 
 func cloneClient(c oauth.Client) *oauth.Client {
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.GrantTypes = slices.Clone(c.GrantTypes)
 	c.ResponseTypes = slices.Clone(c.ResponseTypes)
 	c.Scopes = slices.Clone(c.Scopes)

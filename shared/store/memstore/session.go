@@ -136,6 +136,7 @@ func cloneConsents(m map[string][]string) map[string][]string {
 
 func cloneUser(u oauth.User) *oauth.User {
 	u.Consents = cloneConsents(u.Consents)
+	u.Claims = u.Claims.Clone()
 	return &u
 }
 

@@ -145,8 +145,9 @@ func clientCopied(e *env) {
 	want := *c
 	want.JWKS = c.JWKS.Clone()
 	want.Scopes, want.GrantTypes = slices.Clone(c.Scopes), slices.Clone(c.GrantTypes)
+	want.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	e.must(e.h.Admin.PutClient(e.ctx, c), "PutClient")
-	c.JWKS.Keys[0].Kid, c.Scopes[0], c.GrantTypes[0] = "changed", "changed", "changed"
+	c.JWKS.Keys[0].Kid, c.Scopes[0], c.GrantTypes[0], c.PostLogoutRedirectURIs[0] = "changed", "changed", "changed", "changed"
 	got, err := e.h.Store.GetClient(e.ctx, c.ID)
 	e.must(err, "GetClient")
 	e.wantEqual("GetClient after changing the stored client", got, &want)

@@ -138,6 +138,7 @@ func (e *env) newClient() *oauth.Client {
 		IntrospectionAllowed:    true,
 		PreviousSecretHash:      oauth.HashSecret(oauth.NewClientSecret()),
 		PreviousSecretExpiresAt: e.later(),
+		PostLogoutRedirectURIs:  []string{"https://app.example/signed-out", "https://app.example/bye"},
 	}
 }
 
