@@ -66,7 +66,8 @@ dev-dynamodb:
 		--grant-type client_credentials --scope "read write" --introspection-allowed; \
 	$$gh clients create --id demo-web --name "Demo web app (server side)" --client-uri http://127.0.0.1:9000/ \
 		--grant-type authorization_code --grant-type refresh_token \
-		--redirect-uri http://127.0.0.1:9000/callback --scope "profile read write"; \
+		--redirect-uri http://127.0.0.1:9000/callback --post-logout-redirect-uri http://127.0.0.1:9000/signed-out \
+		--scope "openid profile email offline_access read write"; \
 	$$gh clients create --id demo-spa --name "Demo single-page app (public, PKCE)" --auth-method none \
 		--grant-type authorization_code --grant-type refresh_token \
 		--redirect-uri http://127.0.0.1:9000/callback --scope read; \
@@ -74,7 +75,7 @@ dev-dynamodb:
 		--grant-type password --grant-type refresh_token --scope read; \
 	echo wonderland-rabbit-42 | $$gh users create --username alice >/dev/null; \
 	echo "User: alice / wonderland-rabbit-42"; echo; \
-	GATEHOUSE_SCOPES="$${GATEHOUSE_SCOPES:-profile read write}" GATEHOUSE_SCOPE_DESCRIPTIONS='$(DEV_SCOPE_DESCRIPTIONS)' $$gh serve --store dynamodb
+	GATEHOUSE_SCOPES="$${GATEHOUSE_SCOPES:-openid profile email offline_access read write}" GATEHOUSE_SCOPE_DESCRIPTIONS='$(DEV_SCOPE_DESCRIPTIONS)' $$gh serve --store dynamodb
 
 # DynamoDB Local (Amazon's jar, pinned in tools/dynamodb-local/package.json)
 # is run by scripts/dynamodb-local.sh: start | stop | env | status | install.

@@ -116,7 +116,8 @@ func TestDevSeed(t *testing.T) {
 	eq(t, web.TokenEndpointAuthMethod, oauth.AuthMethodBasic)
 	eq(t, web.GrantTypes, []string{"authorization_code", "refresh_token"})
 	eq(t, web.RedirectURIs, []string{"http://127.0.0.1:9000/callback"})
-	eq(t, web.Scope, "profile read write")
+	eq(t, web.Scope, "openid profile email offline_access read write")
+	eq(t, web.PostLogoutRedirectURIs, []string{"http://127.0.0.1:9000/signed-out"})
 	eq(t, web.ClientURI, "http://127.0.0.1:9000/") // shown on the consent page
 	for id, c := range byID {
 		if c.FirstParty {
@@ -132,7 +133,8 @@ func TestDevSeed(t *testing.T) {
 			t.Errorf("client %s: secret %q does not look dev-only", id, c.ClientSecret)
 		}
 	}
-	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42"}})
+	// The demo user's subject is pinned, so tokens name the same sub across restarts.
+	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42", Subject: "u-8kQ2mZ7vR4xN1pT6wY3bC"}})
 }
 
 func TestParseSeedBad(t *testing.T) {
