@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -22,23 +23,45 @@ const usersUsage = `Usage: gatehouse users <command> [flags]
 Manages the users (resource owners who sign in) in the DynamoDB users table.
 
 Commands:
-  create --username NAME [--subject SUB]
+  create --username NAME [--subject SUB] [claim flags]
             create a user; the password is read from standard input (one
             line), or prompted for without echo on a terminal. Its "sub"
             claim is an opaque random id unless --subject pins one
+  update --username NAME [claim flags]
+            change the given claims of a user, and only those; its
+            password, subject and consents are kept
   delete --username NAME
             delete a user
+
+Claim flags set the user's OpenID Connect standard claims (OpenID Connect
+Core 1.0 §5.1), released by scope in ID tokens and at the UserInfo
+endpoint: the claim's name with "-" for "_":
+  --name --given-name --family-name --middle-name --nickname
+  --preferred-username --profile --picture --website --email
+  --email-verified --gender --birthdate --zoneinfo --locale
+  --phone-number --phone-number-verified
+  --address-formatted --address-street-address --address-locality
+  --address-region --address-postal-code --address-country
+An empty value (--email "") removes the claim. Values are checked: --email
+an address, --profile/--picture/--website absolute http(s) URLs,
+--phone-number E.164 (+14155550100), --locale BCP 47 (en-US), --zoneinfo an
+IANA time zone (Europe/Paris), --birthdate YYYY-MM-DD, 0000-MM-DD or YYYY,
+--email-verified/--phone-number-verified true or false. updated_at is set
+to the current time whenever the claims change.
 
 Every command takes the --users-table flag (env GATEHOUSE_USERS_TABLE;
 default gatehouse-users), and reaches DynamoDB through the standard AWS
 configuration. Passwords are stored as argon2id hashes. Example:
 
-  printf '%s\n' "$PASSWORD" | gatehouse users create --username alice
+  printf '%s\n' "$PASSWORD" | gatehouse users create --username alice \
+      --name "Alice Liddell" --email alice@example.com --email-verified true
+  gatehouse users update --username alice --locale en-GB --nickname ""
 `
 
 func (c *cli) users(ctx context.Context, args []string) error {
 	return c.runGroup(ctx, args, usersUsage, []subcommand{
 		{"create", (*cli).usersCreate},
+		{"update", (*cli).usersUpdate},
 		{"delete", (*cli).usersDelete},
 	})
 }
@@ -46,18 +69,20 @@ func (c *cli) users(ctx context.Context, args []string) error {
 // userJSON is a user as the commands print it: never the password or its
 // hash.
 type userJSON struct {
-	Username string `json:"username"`
-	Subject  string `json:"subject"`
+	Username string            `json:"username"`
+	Subject  string            `json:"subject"`
+	Claims   *oauth.UserClaims `json:"claims,omitempty"`
 }
 
 // maxPasswordLen bounds a password read from standard input.
 const maxPasswordLen = 1024
 
 func (c *cli) usersCreate(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("users create", "--username NAME [--subject SUB] [flags] < password")
+	fs := c.newFlagSet("users create", "--username NAME [--subject SUB] [claim flags] [flags] < password")
 	var username, subject string
 	fs.StringVar(&username, "username", "", "the `name` the user signs in with (required)")
 	fs.StringVar(&subject, "subject", "", "pin the user's stable \"sub\" claim (default: an opaque random one, never the username)")
+	cv := addClaimFlags(fs)
 	tf := addTableFlags(fs, config.EnvUsersTable)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -67,12 +92,11 @@ func (c *cli) usersCreate(ctx context.Context, args []string) error {
 	}
 	// Check everything but the password before asking for it.
 	u := app.SeedUser{Username: username, Subject: subject, Password: "-"}
+	if _, err := cv.apply(&u.UserClaims); err != nil {
+		return err
+	}
 	if errs := u.Validate(); len(errs) > 0 {
-		var problems []string
-		for _, fe := range errs {
-			problems = append(problems, "--"+fe.Field+": "+fe.Message)
-		}
-		return usageError("%s", strings.Join(problems, "\n"))
+		return fieldProblems(errs)
 	}
 	tables, err := tf.resolve(c.getenv)
 	if err != nil {
@@ -99,14 +123,77 @@ func (c *cli) usersCreate(ctx context.Context, args []string) error {
 	} else if !errors.Is(err, oauth.ErrNotFound) {
 		return c.explain(err, tables.Users)
 	}
-	err = store.CreateUser(ctx, &oauth.User{Subject: u.Subject, Username: u.Username, PasswordHash: hash})
+	claims := app.StampClaims(&u.UserClaims, nil, time.Now())
+	err = store.CreateUser(ctx, &oauth.User{Subject: u.Subject, Username: u.Username, PasswordHash: hash, Claims: claims})
 	if errors.Is(err, oauth.ErrConflict) {
 		return fmt.Errorf("user %q already exists in table %s", u.Username, tables.Users)
 	}
 	if err != nil {
 		return c.explain(err, tables.Users)
 	}
-	return c.writeJSON(userJSON{Username: u.Username, Subject: u.Subject})
+	return c.writeJSON(userJSON{Username: u.Username, Subject: u.Subject, Claims: claims})
+}
+
+// usersUpdate changes the claims the command line gives (OpenID Connect
+// Core 1.0 §5.1) and no other: the stored user is read, those claims set
+// or (empty) removed, the result validated as the seed's, updated_at set
+// to now if anything changed, and the user written back with its
+// password hash, subject and consents.
+func (c *cli) usersUpdate(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("users update", "--username NAME [claim flags] [flags]")
+	var username string
+	fs.StringVar(&username, "username", "", "the `name` of the user to change (required)")
+	cv := addClaimFlags(fs)
+	tf := addTableFlags(fs, config.EnvUsersTable)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if username == "" {
+		return usageError("--username is required")
+	}
+	// Validate the flags alone before reading the user.
+	var given oauth.UserClaims
+	set, err := cv.apply(&given)
+	if err != nil {
+		return err
+	}
+	if !set {
+		return usageError("nothing to change: give at least one claim flag (e.g. --email)")
+	}
+	if errs := app.ValidateClaims(&given); len(errs) > 0 {
+		return fieldProblems(errs)
+	}
+	tables, err := tf.resolve(c.getenv)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore(ctx, tables)
+	if err != nil {
+		return err
+	}
+	u, err := store.GetUser(ctx, username)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return fmt.Errorf("unknown user %q (not in table %s)", username, tables.Users)
+	}
+	if err != nil {
+		return c.explain(err, tables.Users)
+	}
+	claims := u.Claims.Clone()
+	if claims == nil {
+		claims = &oauth.UserClaims{}
+	}
+	if _, err := cv.apply(claims); err != nil {
+		return err
+	}
+	if errs := app.ValidateClaims(claims); len(errs) > 0 {
+		return fieldProblems(errs)
+	}
+	claims.UpdatedAt = 0
+	u.Claims = app.StampClaims(claims, u.Claims, time.Now())
+	if err := store.PutUser(ctx, u); err != nil {
+		return c.explain(err, tables.Users)
+	}
+	return c.writeJSON(userJSON{Username: u.Username, Subject: u.Subject, Claims: u.Claims})
 }
 
 // readPassword reads the new user's password: prompted for twice without

@@ -95,6 +95,11 @@ type SeedUser struct {
 	// Subject is the older name of sub, still accepted; Validate moves
 	// sub into it.
 	Subject string `json:"subject,omitempty"`
+	// UserClaims are the user's OpenID Connect standard claims (OpenID
+	// Connect Core 1.0 §5.1), top-level fields of the user under their
+	// claim names ("name", "email", "email_verified", "address": {...}).
+	// updated_at may be omitted: Apply sets it when the claims change.
+	oauth.UserClaims
 }
 
 // MaxSeedAccessTokenLifetime bounds access_token_lifetime (one year,
@@ -431,8 +436,8 @@ func privateMember(m map[string]json.RawMessage) string {
 	return ""
 }
 
-// Validate checks the user and fills in its default subject (the
-// username). It returns every problem it finds, each naming its field.
+// Validate checks the user and its claims (ValidateClaims) and moves sub
+// into Subject. It returns every problem it finds, each naming its field.
 func (u *SeedUser) Validate() []FieldError {
 	var v fieldErrors
 	switch {
@@ -453,6 +458,7 @@ func (u *SeedUser) Validate() []FieldError {
 	if u.Subject != "" && !cleanText(u.Subject) {
 		v.fail("subject", "%q must not have control characters or surrounding spaces", u.Subject)
 	}
+	v = append(v, ValidateClaims(&u.UserClaims)...)
 	return v
 }
 

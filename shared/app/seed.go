@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/shared/oauth"
 )
@@ -123,6 +124,8 @@ func describeJSONError(data []byte, at string, err error) string {
 	case errors.Is(err, io.EOF):
 		return "empty file: want a JSON object"
 	case errors.As(err, &typ):
+		// A user's claims are an embedded struct: drop its Go name.
+		typ.Field = strings.TrimPrefix(typ.Field, "UserClaims.")
 		field := at
 		switch {
 		case typ.Field != "" && at != "":
@@ -249,18 +252,27 @@ func (s *Seed) Scopes() []string {
 // seedSubject is the subject Apply stores for u: the one the seed pins,
 // else the one the stored user already has (a subject never changes:
 // OpenID Connect Core 1.0 §2), else a new random one (oauth.NewSubject).
-func seedSubject(ctx context.Context, store SeedStore, u *SeedUser) (string, error) {
-	if u.Subject != "" {
-		return u.Subject, nil
-	}
+// It also returns the stored user's claims (nil if none), from which
+// Apply keeps updated_at when the claims did not change (StampClaims).
+func seedSubject(ctx context.Context, store SeedStore, u *SeedUser) (string, *oauth.UserClaims, error) {
 	old, err := store.GetUser(ctx, u.Username)
 	switch {
-	case err == nil && old.Subject != "":
-		return old.Subject, nil
 	case err != nil && !errors.Is(err, oauth.ErrNotFound):
-		return "", fmt.Errorf("seed: reading user %q: %w", u.Username, err)
+		return "", nil, fmt.Errorf("seed: reading user %q: %w", u.Username, err)
+	case err != nil:
+		old = nil
 	}
-	return oauth.NewSubject(), nil
+	var oldClaims *oauth.UserClaims
+	if old != nil && (u.Subject == "" || old.Subject == u.Subject) {
+		oldClaims = old.Claims
+	}
+	switch {
+	case u.Subject != "":
+		return u.Subject, oldClaims, nil
+	case old != nil && old.Subject != "":
+		return old.Subject, oldClaims, nil
+	}
+	return oauth.NewSubject(), nil, nil
 }
 
 // SeedStore is what Apply writes to: the admin methods every store offers.
@@ -293,11 +305,12 @@ func (s *Seed) Apply(ctx context.Context, store SeedStore, hasher PasswordHasher
 		if err != nil {
 			return fmt.Errorf("seed: hashing the password of user %q: %w", u.Username, err)
 		}
-		sub, err := seedSubject(ctx, store, &u)
+		sub, old, err := seedSubject(ctx, store, &u)
 		if err != nil {
 			return err
 		}
-		if err := store.PutUser(ctx, &oauth.User{Subject: sub, Username: u.Username, PasswordHash: hash}); err != nil {
+		claims := StampClaims(&u.UserClaims, old, time.Now())
+		if err := store.PutUser(ctx, &oauth.User{Subject: sub, Username: u.Username, PasswordHash: hash, Claims: claims}); err != nil {
 			return fmt.Errorf("seed: storing user %q: %w", u.Username, err)
 		}
 	}

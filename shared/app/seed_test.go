@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/oauth"
 	"github.com/gatehouse/gatehouse/shared/passwords"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
 	"github.com/gatehouse/gatehouse/shared/store/memstore"
 )
 
@@ -134,12 +136,20 @@ func TestDevSeed(t *testing.T) {
 		}
 	}
 	// The demo user's subject is pinned, so tokens name the same sub across restarts.
-	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42", Subject: "u-8kQ2mZ7vR4xN1pT6wY3bC"}})
+	// She has a name and an email, which UserInfo releases for the
+	// profile and email scopes (OpenID Connect Core 1.0 §5.4).
+	verified := true
+	eq(t, seed.Users, []app.SeedUser{{Username: "alice", Password: "wonderland-rabbit-42", Subject: "u-8kQ2mZ7vR4xN1pT6wY3bC",
+		UserClaims: oauth.UserClaims{Name: "Alice Liddell", GivenName: "Alice", FamilyName: "Liddell",
+			Email: "alice@example.com", EmailVerified: &verified, Locale: "en-GB"}}})
 }
 
 func TestParseSeedBad(t *testing.T) {
 	// client wraps one client's JSON fields in a seed.
 	client := func(fields string) string { return `{"clients": [` + fields + `]}` }
+	user := func(fields string) string {
+		return `{"users": [{"username": "alice", "password": "x", ` + fields + `}]}`
+	}
 	const svc = `{"client_id": "svc", "client_secret": "s3cret-s3cret", "grant_types": ["client_credentials"]}`
 	tests := []struct {
 		name, seed, want string
@@ -151,7 +161,7 @@ func TestParseSeedBad(t *testing.T) {
 		{"not an object", `[]`, "seed: top level: JSON array where an object was expected"},
 		{"unknown top-level field", `{"client": []}`, `seed: unknown field "client"`},
 		{"unknown client field", client(`{"client_id": "a", "secret": "x"}`), `seed: clients[0]: unknown field "secret"`},
-		{"unknown user field", `{"users": [{"username": "a", "password": "b", "email": "c"}]}`, `seed: users[0]: unknown field "email"`},
+		{"unknown user field", `{"users": [{"username": "a", "password": "b", "colour": "c"}]}`, `seed: users[0]: unknown field "colour"`},
 		{"wrong type", client(`{"client_id": "a", "scope": ["read"]}`), "seed: clients[0].scope: JSON array where a string was expected"},
 		{"client not an object", client(`"svc"`), "seed: clients[0]: JSON string where an object was expected"},
 		{"fractional lifetime", client(`{"client_id": "a", "access_token_lifetime": 1.5}`), "seed: clients[0].access_token_lifetime: JSON number 1.5 where an integer was expected"},
@@ -207,6 +217,27 @@ func TestParseSeedBad(t *testing.T) {
 		{"subject with control", `{"users": [{"username": "alice", "password": "x", "subject": "a\nb"}]}`, `seed: users[0].subject: "a\nb" must not have control characters`},
 		{"duplicate username", `{"users": [{"username": "alice", "password": "x"}, {"username": "alice", "password": "y"}]}`, `seed: users[1].username: duplicate username "alice" (also users[0])`},
 		{"duplicate subject", `{"users": [{"username": "alice", "password": "x"}, {"username": "bob", "password": "y", "subject": "s"}, {"username": "carol", "password": "z", "sub": "s"}]}`, `seed: users[2].subject: duplicate subject "s" (also users[1])`},
+
+		// User claims (OpenID Connect Core 1.0 §5.1).
+		{"bad email", user(`"email": "alice"`), `seed: users[0].email: "alice" is not an email address`},
+		{"email with a display name", user(`"email": "Alice <alice@example.com>"`), `seed: users[0].email: "Alice <alice@example.com>" is not an email address`},
+		{"email_verified not a boolean", user(`"email_verified": "yes"`), "seed: users[0].email_verified: JSON string where a boolean was expected"},
+		{"phone_number_verified not a boolean", user(`"phone_number_verified": 1`), "seed: users[0].phone_number_verified: JSON number where a boolean was expected"},
+		{"relative picture", user(`"picture": "/me.png"`), `seed: users[0].picture: "/me.png" must be an absolute http or https URL`},
+		{"javascript website", user(`"website": "javascript:alert(1)"`), `seed: users[0].website: "javascript:alert(1)" must be an absolute http or https URL`},
+		{"profile without host", user(`"profile": "https:///x"`), `seed: users[0].profile: "https:///x" must be an absolute http or https URL`},
+		{"phone without plus", user(`"phone_number": "0145551234"`), `seed: users[0].phone_number: "0145551234" must be in E.164 format`},
+		{"phone with spaces", user(`"phone_number": "+1 415 555 0100"`), `seed: users[0].phone_number: "+1 415 555 0100" must be in E.164 format`},
+		{"locale with underscore", user(`"locale": "en_US"`), `seed: users[0].locale: "en_US" must be a BCP 47 language tag`},
+		{"unknown zoneinfo", user(`"zoneinfo": "Mars/Olympus_Mons"`), `seed: users[0].zoneinfo: "Mars/Olympus_Mons" is not an IANA time zone name`},
+		{"zoneinfo Local", user(`"zoneinfo": "Local"`), `seed: users[0].zoneinfo: "Local" is not an IANA time zone name`},
+		{"birthdate not a date", user(`"birthdate": "1990-02-30"`), `seed: users[0].birthdate: "1990-02-30" must be YYYY-MM-DD`},
+		{"birthdate slashes", user(`"birthdate": "12/31/1990"`), `seed: users[0].birthdate: "12/31/1990" must be YYYY-MM-DD`},
+		{"name with a newline", user(`"name": "Alice\nLiddell"`), `seed: users[0].name: "Alice\nLiddell" must not have control characters`},
+		{"long name", user(`"name": "` + strings.Repeat("x", 1025) + `"`), "seed: users[0].name: is longer than 1024 bytes"},
+		{"address member", user(`"address": {"country": " UK"}`), `seed: users[0].address.country: " UK" must not have control characters`},
+		{"unknown address member", user(`"address": {"planet": "Earth"}`), `seed: users[0]: unknown field "planet"`},
+		{"negative updated_at", user(`"updated_at": -1`), "seed: users[0].updated_at: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,5 +373,72 @@ func TestSeedSubjects(t *testing.T) {
 	}
 	if u, _ := other.GetUser(ctx, "alice"); u.Subject == alice.Subject {
 		t.Error("two stores gave alice the same subject: not random")
+	}
+}
+
+// A seed user's OpenID Connect claims (OpenID Connect Core 1.0 §5.1) are
+// top-level fields; Apply stores them, on both stores, and sets
+// updated_at when they change, keeping it when they do not.
+func TestSeedApplyClaims(t *testing.T) {
+	const seedWith = `{"users": [{"username": "alice", "password": "pw", "sub": "u-alice",
+	  "name": "Alice Liddell", "given_name": "Alice", "family_name": "Liddell",
+	  "email": "alice@example.com", "email_verified": true, "phone_number": "+441632960001",
+	  "phone_number_verified": false, "locale": "en-GB", "zoneinfo": "Europe/London",
+	  "birthdate": "0000-05-04", "website": "https://wonderland.example/",
+	  "address": {"street_address": "1 Rabbit Hole\nDaresbury", "country": "UK"}%s}]}`
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) app.SeedStore
+	}{
+		{"memstore", func(*testing.T) app.SeedStore { return memstore.New() }},
+		{"dynamodb", func(t *testing.T) app.SeedStore { return dynamotest.NewStore(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := tc.store(t)
+			apply := func(extra string) *oauth.User {
+				t.Helper()
+				seed, err := app.ParseSeed(strings.NewReader(fmt.Sprintf(seedWith, extra)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := seed.Apply(ctx, store, fastHasher); err != nil {
+					t.Fatal(err)
+				}
+				u, err := store.GetUser(ctx, "alice")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u
+			}
+			before := time.Now().Unix()
+			u := apply("")
+			c := u.Claims
+			if c == nil || c.Name != "Alice Liddell" || c.Email != "alice@example.com" || c.EmailVerified == nil || !*c.EmailVerified ||
+				c.PhoneNumberVerified == nil || *c.PhoneNumberVerified || c.Zoneinfo != "Europe/London" || c.Birthdate != "0000-05-04" ||
+				c.Address == nil || c.Address.StreetAddress != "1 Rabbit Hole\nDaresbury" || u.Subject != "u-alice" {
+				t.Fatalf("stored %+v, claims %+v", u, c)
+			}
+			if c.UpdatedAt < before || c.UpdatedAt > time.Now().Unix() {
+				t.Errorf("updated_at = %d, want now (%d)", c.UpdatedAt, before)
+			}
+			// Loading the same seed again keeps updated_at.
+			old := c.UpdatedAt - 1000
+			c.UpdatedAt = old
+			if err := store.PutUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			if got := apply("").Claims.UpdatedAt; got != old {
+				t.Errorf("same claims: updated_at = %d, want %d kept", got, old)
+			}
+			// A changed claim sets it to now.
+			if got := apply(`, "nickname": "Al"`).Claims; got.UpdatedAt < before || got.Nickname != "Al" {
+				t.Errorf("changed claims: %+v", got)
+			}
+			// A seed's own updated_at is kept.
+			if got := apply(`, "updated_at": 1700000000`).Claims.UpdatedAt; got != 1700000000 {
+				t.Errorf("seed updated_at: %d", got)
+			}
+		})
 	}
 }
