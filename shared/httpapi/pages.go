@@ -17,8 +17,8 @@ type Page string
 
 // The pages, and the PageData fields each shows.
 const (
-	// PageLogin asks for a username and password: ClientName, Error, and
-	// the form (FormAction, Request, CSRF).
+	// PageLogin asks for a username and password: ClientName, Error,
+	// LoginHint, and the form (FormAction, Request, CSRF).
 	PageLogin Page = "login"
 	// PageConsent asks the user to allow or deny the client: ClientName,
 	// Username, SwitchAccount, ClientURI, LogoURI, Scopes, and the form.
@@ -53,6 +53,9 @@ type PageData struct {
 	ClientName string
 	// Username is the signed-in user's name (consent page).
 	Username string
+	// LoginHint is the username field's initial value (login page): the
+	// request's login_hint (OpenID Connect Core §3.1.2.1).
+	LoginHint string
 	// Scopes are the scopes the client asks for (consent page).
 	Scopes []PageScope
 	// ErrorCode is the OAuth error code, for support (error page).
@@ -154,6 +157,7 @@ func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request, req *oauth.
 		Request:    req.Params.Encode(),
 		Error:      message,
 		ClientName: clientName(req.Client),
+		LoginHint:  req.LoginHint,
 	}, origin(req.RedirectURI))
 }
 

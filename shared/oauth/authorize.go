@@ -35,6 +35,12 @@ type AuthorizeRequest struct {
 	// absent): see Decide.
 	Prompt []string
 	MaxAge time.Duration
+	// LoginHint is the login_hint parameter (§3.1.2.1): the username the
+	// sign-in page starts with; the user may change it.
+	LoginHint string
+	// HintSubject is the "sub" of the id_token_hint parameter (§3.1.2.1),
+	// an ID token this server issued; "" without one. See Decide.
+	HintSubject string
 	// Nonce is the nonce parameter ("" if absent), put on the code and
 	// returned in the ID token (OpenID Connect Core §3.1.2.1): optional
 	// for the code flow.
@@ -96,6 +102,9 @@ func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (
 		Params:           params,
 	}
 	if oe := s.validateAuthorizeRequest(req, params); oe != nil {
+		return req, oe
+	}
+	if oe := s.parseIDTokenHint(ctx, req, params); oe != nil {
 		return req, oe
 	}
 	return req, nil

@@ -52,6 +52,10 @@ var goldenCases = []struct {
 		Request: "client_id=web&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&state=x+y&scope=read+write", ClientName: "Web App"}},
 	{"login-error", httpapi.PageLogin, httpapi.PageData{Title: "Sign in", FormAction: "http://127.0.0.1:8080/authorize", CSRF: "c",
 		Request: "a=b", Error: "The username or password is not right. Check them and try again.", ClientName: "Web App"}},
+	// login_hint (OpenID Connect Core §3.1.2.1) fills the username in;
+	// the password field gets the focus.
+	{"login-hint", httpapi.PageLogin, httpapi.PageData{Title: "Sign in", FormAction: "http://127.0.0.1:8080/authorize", CSRF: "c",
+		Request: "a=b&login_hint=alice%40example.com", ClientName: "Web App", LoginHint: "alice@example.com"}},
 	{"consent", httpapi.PageConsent, httpapi.PageData{Title: "Allow access?", FormAction: "http://127.0.0.1:8080/authorize", CSRF: "c",
 		Request: "client_id=web&state=s", ClientName: "Acme Photos", Username: "alice",
 		Scopes:    []httpapi.PageScope{{Name: "profile", Description: "See your username"}, {Name: "read"}},
@@ -268,8 +272,11 @@ func TestHostileValuesAreInert(t *testing.T) {
 			request := "client_id=web&state=" + v
 
 			login := render(t, httpapi.PageLogin, &httpapi.PageData{Title: v, FormAction: "https://as.example/authorize",
-				CSRF: v, Request: request, Error: v, ClientName: v})
+				CSRF: v, Request: request, Error: v, ClientName: v, LoginHint: v})
 			wantInert(t, login, map[string]int{"input": 5, "form": 1, "p": 3, "strong": 1, "title": 1}, 1)
+			if got := attrOf(t, login, `<input id="username"`, "value"); got != want {
+				t.Errorf("login_hint %q, want %q", got, want)
+			}
 			if got := textIn(t, login, "<title>", " · Gatehouse</title>"); got != want {
 				t.Errorf("title %q, want %q", got, want)
 			}
