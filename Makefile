@@ -23,7 +23,7 @@ SHELL := bash
 .DEFAULT_GOAL := test
 
 GO ?= go
-FUNCTIONS := authorize token introspect revoke metadata
+FUNCTIONS := authorize token introspect revoke metadata userinfo
 BIN := bin
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(CURDIR)/$(BIN)/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
@@ -35,7 +35,7 @@ CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -
 endef
 
 .PHONY: all run dev-dynamodb test test-deps screenshots generate build $(FUNCTIONS:%=$(BIN)/%/bootstrap) \
-	build-AuthorizeFunction build-TokenFunction build-IntrospectFunction build-RevokeFunction build-MetadataFunction \
+	build-AuthorizeFunction build-TokenFunction build-IntrospectFunction build-RevokeFunction build-MetadataFunction build-UserInfoFunction \
 	lint bench coldstart deploy clean
 
 all: lint test build
@@ -160,6 +160,8 @@ build-RevokeFunction:
 	$(call lambda-build,revoke,$(ARTIFACTS_DIR)/bootstrap)
 build-MetadataFunction:
 	$(call lambda-build,metadata,$(ARTIFACTS_DIR)/bootstrap)
+build-UserInfoFunction:
+	$(call lambda-build,userinfo,$(ARTIFACTS_DIR)/bootstrap)
 
 build-%Function: ARTIFACTS_DIR ?= $(error ARTIFACTS_DIR is not set: these targets are run by `sam build`)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/shared/app"
 	"github.com/gatehouse/gatehouse/shared/config"
 	"github.com/gatehouse/gatehouse/shared/oauth"
+	"github.com/gatehouse/gatehouse/shared/store/dynamostore"
 )
 
 // A rule is one family of checks on the template. Each returns its
@@ -258,6 +259,8 @@ var wantRoutes = []route{
 	{"GET", oauth.PathMetadata, app.FunctionMetadata},
 	{"GET", oauth.PathOpenIDMetadata, app.FunctionMetadata},
 	{"GET", oauth.PathJWKS, app.FunctionMetadata},
+	{"GET", oauth.PathUserInfo, app.FunctionUserInfo}, // OpenID Connect Core 1.0 §5.3.1: GET and POST
+	{"POST", oauth.PathUserInfo, app.FunctionUserInfo},
 }
 
 // Routes held to stricter throttling than the API's default.
@@ -588,9 +591,10 @@ func checkTables(t *template, p *project) []string {
 		if get(props, "SSESpecification", "SSEEnabled") != true {
 			problems = append(problems, fmt.Sprintf("%s: server-side encryption is off; want SSESpecification: {SSEEnabled: true}", name))
 		}
-		if props["GlobalSecondaryIndexes"] != nil || props["LocalSecondaryIndexes"] != nil {
-			problems = append(problems, fmt.Sprintf("%s: has a secondary index, which docs/dynamodb.md does not describe", name))
+		if props["LocalSecondaryIndexes"] != nil {
+			problems = append(problems, fmt.Sprintf("%s: has a local secondary index, which docs/dynamodb.md does not describe", name))
 		}
+		problems = append(problems, checkIndexes(name, tbl.column, props)...)
 		ttl := get(props, "TimeToLiveSpecification")
 		switch {
 		case tbl.ttl != "" && (get(ttl, "Enabled") != true || get(ttl, "AttributeName") != tbl.ttl):
@@ -627,12 +631,14 @@ var (
 		app.FunctionIntrospect: {"GetPublicKey"},
 		app.FunctionRevoke:     {"GetPublicKey"},
 		app.FunctionMetadata:   {"GetPublicKey"},
+		app.FunctionUserInfo:   {"GetPublicKey"},
 	}
 	wantKMSVerifyKeys = map[string][]string{
 		app.FunctionAuthorize:  {"GetPublicKey"},
 		app.FunctionIntrospect: {"GetPublicKey"},
 		app.FunctionRevoke:     {"GetPublicKey"},
 		app.FunctionMetadata:   {"GetPublicKey"},
+		app.FunctionUserInfo:   {"GetPublicKey"},
 	}
 )
 
@@ -714,6 +720,20 @@ func checkIAM(t *template, p *project) []string {
 							switch service {
 							case "dynamodb":
 								col := tableOf[r]
+								if table, index, ok := strings.Cut(r, "/index/"); ok && tableOf[table] != "" {
+									// An index grants only reads through it, and only on
+									// the one index the store queries (docs/dynamodb.md,
+									// "The subject index").
+									col = tableOf[table]
+									if col != "users" || index != dynamostore.SubjectIndex || op != "Query" {
+										problems = append(problems, fmt.Sprintf("%s grants %s on the index %q: only dynamodb:Query on the users table's %s",
+											where, action, r, dynamostore.SubjectIndex))
+										continue
+									}
+								} else if op == "Query" || op == "Scan" {
+									problems = append(problems, fmt.Sprintf("%s grants %s on the table %q: a Query may read only the index it needs", where, action, r))
+									continue
+								}
 								if col == "" {
 									problems = append(problems, fmt.Sprintf("%s grants %s on %q, which is none of the stack's tables", where, action, r))
 									continue
@@ -942,6 +962,7 @@ func checkOutputs(t *template, p *project) []string {
 		"TokenEndpoint":          oauth.PathToken,
 		"IntrospectionEndpoint":  oauth.PathIntrospect,
 		"RevocationEndpoint":     oauth.PathRevoke,
+		"UserInfoEndpoint":       oauth.PathUserInfo,
 		"MetadataURL":            oauth.PathMetadata,
 		"OpenIDConfigurationURL": oauth.PathOpenIDMetadata,
 		"JWKSURI":                oauth.PathJWKS,
@@ -1023,4 +1044,45 @@ func mapValues(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// checkIndexes: the users table has the subject-index that UserInfo
+// queries, exactly as dynamostore's CreateTables makes it (partition key
+// subject, of type S; projecting the keys and claims, never the password
+// hash or consents: docs/dynamodb.md, "The subject index"); no other
+// table has a global secondary index.
+func checkIndexes(name, column string, props map[string]any) []string {
+	gsis := asList(props["GlobalSecondaryIndexes"])
+	if column != "users" {
+		if len(gsis) > 0 {
+			return []string{fmt.Sprintf("%s: has a secondary index, which docs/dynamodb.md does not describe", name)}
+		}
+		return nil
+	}
+	want := fmt.Sprintf("%s: subject HASH, INCLUDE [claims]", dynamostore.SubjectIndex)
+	if len(gsis) != 1 {
+		return []string{fmt.Sprintf("%s: %d global secondary indexes; want one, %s (UserInfo finds users by subject)", name, len(gsis), want)}
+	}
+	g := gsis[0]
+	var keys []string
+	for _, k := range asList(get(g, "KeySchema")) {
+		keys = append(keys, fmt.Sprintf("%v %v", get(k, "AttributeName"), get(k, "KeyType")))
+	}
+	var include []string
+	for _, a := range asList(get(g, "Projection", "NonKeyAttributes")) {
+		include = append(include, fmt.Sprint(a))
+	}
+	got := fmt.Sprintf("%v: %s, %v %v", get(g, "IndexName"), strings.Join(keys, ", "), get(g, "Projection", "ProjectionType"), include)
+	var problems []string
+	if got != want {
+		problems = append(problems, fmt.Sprintf("%s: index %s; want %s, as dynamostore's CreateTables makes it", name, got, want))
+	}
+	typed := false
+	for _, d := range asList(props["AttributeDefinitions"]) {
+		typed = typed || get(d, "AttributeName") == "subject" && get(d, "AttributeType") == "S"
+	}
+	if !typed {
+		problems = append(problems, fmt.Sprintf("%s: AttributeDefinitions lack subject of type S, the index's key", name))
+	}
+	return problems
 }

@@ -322,6 +322,51 @@ func TestTemplateCatchesBrokenRules(t *testing.T) {
 			want: `GatehouseApi: RouteSettings names "POST /tokens", which is no route`,
 		},
 		{
+			name: "userinfo may Query the whole users table",
+			mutate: func(t *template, _ *project) {
+				setStatement(t, "UserInfoFunction", "ReadUsersBySubject", "Resource", map[string]any{"Fn::GetAtt": []any{"UsersTable", "Arn"}})
+			},
+			want: `UserInfoFunction: statement "ReadUsersBySubject" grants dynamodb:Query on the table`,
+		},
+		{
+			name: "userinfo may write through the index",
+			mutate: func(t *template, _ *project) {
+				setStatement(t, "UserInfoFunction", "ReadUsersBySubject", "Action", []any{"dynamodb:Query", "dynamodb:UpdateItem"})
+			},
+			want: `UserInfoFunction: statement "ReadUsersBySubject" grants dynamodb:UpdateItem on the index`,
+		},
+		{
+			name: "userinfo may sign",
+			mutate: func(t *template, _ *project) {
+				setStatement(t, "UserInfoFunction", "VerifyAccessTokens", "Action", []any{"kms:GetPublicKey", "kms:Sign"})
+			},
+			want: "UserInfoFunction has kms:Sign: only the token function may sign",
+		},
+		{
+			name:   "no userinfo route",
+			mutate: func(t *template, _ *project) { delete(apiPaths(t), "/userinfo") },
+			want:   "GatehouseApi: no route GET /userinfo",
+		},
+		{
+			name: "the subject index projects everything",
+			mutate: func(t *template, _ *project) {
+				get(rawProperties(t, "UsersTable"), "GlobalSecondaryIndexes", 0, "Projection").(map[string]any)["ProjectionType"] = "ALL"
+			},
+			want: "UsersTable: index subject-index: subject HASH, ALL [claims]; want subject-index: subject HASH, INCLUDE [claims]",
+		},
+		{
+			name:   "no subject index",
+			mutate: func(t *template, _ *project) { delete(rawProperties(t, "UsersTable"), "GlobalSecondaryIndexes") },
+			want:   "UsersTable: 0 global secondary indexes; want one, subject-index",
+		},
+		{
+			name: "an index on another table",
+			mutate: func(t *template, _ *project) {
+				rawProperties(t, "TokensTable")["GlobalSecondaryIndexes"] = get(rawProperties(t, "UsersTable"), "GlobalSecondaryIndexes")
+			},
+			want: "TokensTable: has a secondary index, which docs/dynamodb.md does not describe",
+		},
+		{
 			name: "CORS with credentials",
 			mutate: func(t *template, _ *project) {
 				cors := get(rawProperties(t, "GatehouseApi"), "DefinitionBody", "x-amazon-apigateway-cors", "Fn::If", 1).(map[string]any)

@@ -47,6 +47,13 @@ var functionDeps = map[string]struct{ must, mustNot []string }{
 		must:    []string{pkgDynamoDB, pkgKMS},
 		mustNot: []string{pkgArgon2, pkgPasswords, pkgPages, pkgTempl, "html/template", pkgSDKConfig, pkgSTS, pkgSSO, pkgLambdaRPC},
 	},
+	// UserInfo (OpenID Connect Core 1.0 §5.3) verifies an access token
+	// and reads the user: the store and the public keys, no passwords, no
+	// pages.
+	"userinfo": {
+		must:    []string{pkgDynamoDB, pkgKMS},
+		mustNot: []string{pkgArgon2, pkgPasswords, pkgPages, pkgTempl, "html/template", pkgSDKConfig, pkgSTS, pkgSSO, pkgLambdaRPC},
+	},
 	"metadata": {
 		must: []string{pkgKMS, pkgHTTPAPI},
 		mustNot: []string{pkgDynamoDB, pkgDynamo, pkgAppStores, pkgMemstore, pkgArgon2, pkgPasswords,

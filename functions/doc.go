@@ -8,6 +8,7 @@
 //	functions/revoke      POST /revoke
 //	functions/metadata    GET /.well-known/oauth-authorization-server,
 //	                      /.well-known/openid-configuration, /.well-known/jwks.json
+//	functions/userinfo    GET, POST /userinfo (OpenID Connect Core 1.0 §5.3)
 //
 // Every main reads shared/config from the environment, wires the
 // components with app.Build, takes its handler from app.FunctionHandler and

@@ -15,10 +15,10 @@ import (
 	"github.com/gatehouse/gatehouse/shared/store/dynamostore/dynamotest"
 )
 
-// functionNames are the five functions, in the order they are started.
-var functionNames = []string{"authorize", "token", "introspect", "revoke", "metadata"}
+// functionNames are the six functions, in the order they are started.
+var functionNames = []string{"authorize", "token", "introspect", "revoke", "metadata", "userinfo"}
 
-// deployment is the five real bootstrap binaries, each a child process
+// deployment is the six real bootstrap binaries, each a child process
 // polling its own fake Lambda Runtime API, behind one fake HTTP API.
 type deployment struct {
 	gw       *lambdatest.Gateway
@@ -92,7 +92,7 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-// TestEndToEnd runs the five real bootstrap binaries (functions/*/main.go
+// TestEndToEnd runs the six real bootstrap binaries (functions/*/main.go
 // built as `make build` builds them, for this machine) as Lambda runs
 // them: child processes configured only through their environment,
 // polling a Lambda Runtime API for API Gateway HTTP API (payload 2.0)
@@ -128,14 +128,14 @@ func TestEndToEnd(t *testing.T) {
 
 	start := time.Now()
 	d := deploy(t, env)
-	t.Logf("five functions initialized in %s (init: %v)", time.Since(start).Round(time.Millisecond), d.inits)
+	t.Logf("six functions initialized in %s (init: %v)", time.Since(start).Round(time.Millisecond), d.inits)
 
 	start = time.Now()
 	res := runFlows(t, d.gw, fx)
 	t.Logf("%d requests in %s", len(d.gw.Exchanges()), time.Since(start).Round(time.Millisecond))
 
-	if n := kms.Calls(kmstest.OpSign); n != res.tokensIssued {
-		t.Errorf("KMS Sign calls: %d; want one per issued token (%d)", n, res.tokensIssued)
+	if n := kms.Calls(kmstest.OpSign); n != res.tokensIssued+res.idTokensIssued {
+		t.Errorf("KMS Sign calls: %d; want one per issued token (%d) and ID token (%d)", n, res.tokensIssued, res.idTokensIssued)
 	}
 	for _, name := range functionNames {
 		p, rt := d.procs[name], d.runtimes[name]

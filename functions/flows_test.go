@@ -59,7 +59,7 @@ func (fx flowFixture) clients() []*oauth.Client {
 		{ID: fx.web, Name: "Web App", SecretHash: oauth.HashSecret(fx.webSecret),
 			RedirectURIs:  []string{fx.redirect},
 			GrantTypes:    []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantPassword},
-			ResponseTypes: []string{oauth.ResponseTypeCode}, Scopes: []string{"read", "profile"},
+			ResponseTypes: []string{oauth.ResponseTypeCode}, Scopes: []string{"openid", "read", "profile"},
 			TokenEndpointAuthMethod: oauth.AuthMethodBasic},
 	}
 }
@@ -72,6 +72,7 @@ var gatewayRoutes = map[string][]string{
 	"introspect": {"ANY /introspect"},
 	"revoke":     {"ANY /revoke"},
 	"metadata":   {"ANY /.well-known/{proxy+}"},
+	"userinfo":   {"ANY /userinfo"},
 }
 
 // flowResult is what the flows saw.
@@ -83,6 +84,9 @@ type flowResult struct {
 	secrets []string
 	// tokensIssued counts the successful token responses.
 	tokensIssued int
+	// idTokensIssued counts the ID tokens among them (each one more KMS
+	// Sign).
+	idTokensIssued int
 	// outcomes counts, by endpoint, the outcomes the flows caused
 	// ("ok" or the OAuth error code).
 	outcomes map[string]map[string]int
@@ -134,6 +138,7 @@ func runFlows(t *testing.T, gw *lambdatest.Gateway, fx flowFixture) *flowResult 
 			"introspection_endpoint": issuer + "/introspect",
 			"revocation_endpoint":    issuer + "/revoke",
 			"jwks_uri":               issuer + "/.well-known/jwks.json",
+			"userinfo_endpoint":      issuer + "/userinfo",
 		} {
 			if m[field] != want {
 				t.Errorf("%s = %v; want %q", field, m[field], want)
@@ -405,6 +410,85 @@ func runFlows(t *testing.T, gw *lambdatest.Gateway, fx flowFixture) *flowResult 
 			url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}, basicAuth(fx.web, fx.webSecret))
 		res.outcome("revoke", "ok")
 		readBody(t, resp, http.StatusOK, "")
+	})
+
+	// OpenID Connect: a code flow with openid, then the UserInfo endpoint
+	// (OpenID Connect Core 1.0 §5.3) with its access token, as a relying
+	// party calls it: GET with the Bearer header, POST with the token in
+	// the form body (RFC 6750 §2.1, §2.2); no token, and a revoked token,
+	// are invalid_token.
+	t.Run("openid code flow and userinfo", func(t *testing.T) {
+		oidc := conf
+		oidc.Scopes = []string{"openid", "profile"}
+		oidcVerifier := oauth2.GenerateVerifier()
+		oidcState := oauth.RandomToken()[:16]
+		res.secret(oidcVerifier)
+		resp := do(t, browser, http.MethodGet, oidc.AuthCodeURL(oidcState, oauth2.S256ChallengeOption(oidcVerifier)), nil, nil)
+		res.outcome("authorize", "ok")
+		if resp.StatusCode == http.StatusOK { // openid is a new scope: consent
+			consent := parseForm(t, string(readBody(t, resp, http.StatusOK, "text/html")))
+			resp = do(t, browser, http.MethodPost, consent.action, consent.with("decision", "allow"), nil)
+			res.outcome("authorize", "ok")
+		}
+		cb, err := url.Parse(location(t, resp, http.StatusSeeOther))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oidcCode := cb.Query().Get("code")
+		res.secret(oidcCode)
+		if oidcCode == "" || cb.Query().Get("state") != oidcState {
+			t.Fatalf("redirect %s; want a code and state %s", cb, oidcState)
+		}
+		tok, err := oidc.Exchange(ctx, oidcCode, oauth2.VerifierOption(oidcVerifier))
+		res.grantTypes = append(res.grantTypes, oauth.GrantAuthorizationCode)
+		if err != nil {
+			res.outcome("token", "error")
+			t.Fatalf("exchange: %v", err)
+		}
+		res.outcome("token", "ok")
+		res.tokensIssued++
+		idToken, _ := tok.Extra("id_token").(string)
+		res.secret(tok.AccessToken, tok.RefreshToken, idToken)
+		if idToken == "" {
+			t.Fatal("no id_token for a request with openid")
+		}
+		res.idTokensIssued++
+		if claims := verifyToken(t, jwks, tok.AccessToken); claims["sub"] != fx.subject || claims["scope"] != "openid profile" {
+			t.Errorf("claims %v; want sub %s, scope openid profile", claims, fx.subject)
+		}
+
+		// GET with the Bearer header.
+		resp = do(t, api, http.MethodGet, issuer+oauth.PathUserInfo, nil,
+			http.Header{"Authorization": {"Bearer " + tok.AccessToken}})
+		res.outcome("userinfo", "ok")
+		m := decodeJSON(t, resp, http.StatusOK)
+		if m["sub"] != fx.subject || m["preferred_username"] != fx.username {
+			t.Errorf("userinfo %v; want sub %s, preferred_username %s", m, fx.subject, fx.username)
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("userinfo Cache-Control %q; want no-store", resp.Header.Get("Cache-Control"))
+		}
+		// POST with the token in the form body.
+		resp = do(t, api, http.MethodPost, issuer+oauth.PathUserInfo, url.Values{"access_token": {tok.AccessToken}}, nil)
+		res.outcome("userinfo", "ok")
+		if m := decodeJSON(t, resp, http.StatusOK); m["sub"] != fx.subject {
+			t.Errorf("userinfo (POST) %v; want sub %s", m, fx.subject)
+		}
+		// No token: a bare challenge (RFC 6750 §3.1).
+		resp = do(t, api, http.MethodGet, issuer+oauth.PathUserInfo, nil, nil)
+		res.outcome("userinfo", oauth.CodeInvalidToken)
+		readBody(t, resp, http.StatusUnauthorized, "application/json")
+		if c := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(c, "Bearer ") {
+			t.Errorf("WWW-Authenticate %q; want a Bearer challenge", c)
+		}
+		// The machine token revoked above: invalid_token.
+		resp = do(t, api, http.MethodGet, issuer+oauth.PathUserInfo, nil,
+			http.Header{"Authorization": {"Bearer " + machineToken}})
+		res.outcome("userinfo", oauth.CodeInvalidToken)
+		readBody(t, resp, http.StatusUnauthorized, "application/json")
+		if c := resp.Header.Get("WWW-Authenticate"); !strings.Contains(c, `error="invalid_token"`) {
+			t.Errorf("WWW-Authenticate %q; want invalid_token", c)
+		}
 	})
 
 	t.Run("logout", func(t *testing.T) {

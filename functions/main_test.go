@@ -12,10 +12,10 @@ import (
 	"testing"
 )
 
-// bootstrapNames are the programs the process tests run: the five
+// bootstrapNames are the programs the process tests run: the six
 // functions and hello, the smallest aws-lambda-go function (the cold-start
 // baseline).
-var bootstrapNames = []string{"authorize", "token", "introspect", "revoke", "metadata", "hello"}
+var bootstrapNames = []string{"authorize", "token", "introspect", "revoke", "metadata", "userinfo", "hello"}
 
 // bootstrapDir holds this test binary's builds of the bootstraps; TestMain
 // removes it.

@@ -29,6 +29,7 @@ var functionEndpoints = map[string][]string{
 	"introspect": {"introspect"},
 	"revoke":     {"revoke"},
 	"metadata":   {"metadata", "jwks"},
+	"userinfo":   {"userinfo"},
 }
 
 // TestLogsAndMetricsCarryNoSecrets drives every endpoint with secrets,

@@ -17,7 +17,7 @@ func functionParts(name string) app.Parts {
 		return allParts()
 	case app.FunctionToken:
 		return app.Parts{Stores: stores.Open, Passwords: passwords.DefaultScheme()}
-	case app.FunctionIntrospect, app.FunctionRevoke:
+	case app.FunctionIntrospect, app.FunctionRevoke, app.FunctionUserInfo:
 		return app.Parts{Stores: stores.Open}
 	}
 	return app.Parts{}

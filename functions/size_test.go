@@ -13,7 +13,7 @@ import (
 // start.
 const maxBootstrapBytes = 10_000_000
 
-// TestBootstrapSizes builds the five functions exactly as they ship, with
+// TestBootstrapSizes builds the six functions exactly as they ship, with
 // `make build` (linux/arm64, -tags lambda.norpc -trimpath -ldflags='-s -w',
 // CGO_ENABLED=0), and checks each bootstrap: a static (no program
 // interpreter), stripped (no symbol table) arm64 executable of at most
@@ -29,7 +29,7 @@ const maxBootstrapBytes = 10_000_000
 // keeps both out.
 func TestBootstrapSizes(t *testing.T) {
 	if testing.Short() && os.Getenv("CI") != "true" {
-		t.Skip("-short: builds five linux/arm64 binaries")
+		t.Skip("-short: builds six linux/arm64 binaries")
 	}
 	makeBin, err := exec.LookPath("make")
 	if err != nil {

@@ -89,8 +89,8 @@ func TestBuild(t *testing.T) {
 			t.Errorf("FunctionHandler(%q) = %v, %v", name, h, err)
 		}
 	}
-	if _, err := app.FunctionHandler(a, "userinfo"); err == nil || !strings.Contains(err.Error(), `unknown function "userinfo"`) {
-		t.Errorf("FunctionHandler(userinfo) error = %v", err)
+	if _, err := app.FunctionHandler(a, "userinfos"); err == nil || !strings.Contains(err.Error(), `unknown function "userinfos"`) {
+		t.Errorf("FunctionHandler(userinfos) error = %v", err)
 	}
 }
 

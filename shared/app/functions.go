@@ -14,10 +14,11 @@ const (
 	FunctionIntrospect = "introspect" // POST /introspect
 	FunctionRevoke     = "revoke"     // POST /revoke
 	FunctionMetadata   = "metadata"   // GET /.well-known/*
+	FunctionUserInfo   = "userinfo"   // GET/POST /userinfo (OpenID Connect Core 1.0 §5.3)
 )
 
 // Functions lists every Lambda function name.
-var Functions = []string{FunctionAuthorize, FunctionToken, FunctionIntrospect, FunctionRevoke, FunctionMetadata}
+var Functions = []string{FunctionAuthorize, FunctionToken, FunctionIntrospect, FunctionRevoke, FunctionMetadata, FunctionUserInfo}
 
 // FunctionHandler returns the handler the Lambda function name serves. The
 // functions/* mains and their tests both get their handler here. It fails
@@ -49,6 +50,8 @@ func FunctionHandler(a *App, name string) (http.Handler, error) {
 		return a.Handlers.Token(), nil
 	case FunctionIntrospect:
 		return a.Handlers.Introspect(), nil
+	case FunctionUserInfo:
+		return a.Handlers.UserInfo(), nil
 	default:
 		return a.Handlers.Revoke(), nil
 	}

@@ -52,7 +52,7 @@ func TestMetadataWithoutStore(t *testing.T) {
 		}
 	}
 	eq(t, a.ScopesSupported(), []string{"openid", "read", "write"}) // OpenID Connect Discovery 1.0 §3: openid always
-	for _, name := range []string{app.FunctionAuthorize, app.FunctionToken, app.FunctionIntrospect, app.FunctionRevoke} {
+	for _, name := range []string{app.FunctionAuthorize, app.FunctionToken, app.FunctionIntrospect, app.FunctionRevoke, app.FunctionUserInfo} {
 		if _, err := app.FunctionHandler(a, name); err == nil || !strings.Contains(err.Error(), "Parts.Stores") {
 			t.Errorf("FunctionHandler(%s) without a store: %v", name, err)
 		}
@@ -75,6 +75,8 @@ func TestFunctionHandlerNeedsParts(t *testing.T) {
 		{app.FunctionToken, app.Parts{Stores: stores.Open, Passwords: full.Passwords}, ""},
 		{app.FunctionIntrospect, app.Parts{Stores: stores.Open}, ""},
 		{app.FunctionRevoke, app.Parts{Stores: stores.Open}, ""},
+		{app.FunctionUserInfo, app.Parts{Stores: stores.Open}, ""},
+		{app.FunctionUserInfo, app.Parts{}, "Parts.Stores"},
 		{app.FunctionMetadata, app.Parts{}, ""},
 	} {
 		cfg := config.Config{Issuer: "https://auth.example.com", SigningAlg: "ES256"}
@@ -94,7 +96,7 @@ func TestFunctionHandlerNeedsParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.FunctionHandler(a, "userinfo"); err == nil || !strings.Contains(err.Error(), "unknown function") {
+	if _, err := app.FunctionHandler(a, "userinfos"); err == nil || !strings.Contains(err.Error(), "unknown function") {
 		t.Errorf("unknown function: %v", err)
 	}
 }

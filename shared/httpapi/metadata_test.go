@@ -45,6 +45,7 @@ func TestMetadata(t *testing.T) {
 		"request_uri_parameter_supported":  false,
 		"require_request_uri_registration": false,
 		"end_session_endpoint":             ts.URL + "/logout",
+		"userinfo_endpoint":                ts.URL + "/userinfo", // Discovery §3, Core §5.3
 	}
 	var bodies []string
 	for _, path := range []string{oauth.PathMetadata, oauth.PathOpenIDMetadata} {

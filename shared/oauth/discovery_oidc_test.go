@@ -18,7 +18,9 @@ import (
 // subjects; RS256 among the ID token algorithms; openid among the scopes),
 // says plainly what is not supported (claims, request and request_uri
 // parameters: a missing request_uri_parameter_supported means true), and
-// names the end-session endpoint (RP-Initiated Logout 1.0 §2.1).
+// names the end-session endpoint (RP-Initiated Logout 1.0 §2.1) and the
+// UserInfo endpoint (Discovery §3: RECOMMENDED; Core §5.3), with the user's
+// standard claims (Core §5.1) in claims_supported.
 func TestOIDCCDiscoveryEndpointVerification(t *testing.T) {
 	const issuer = "https://auth.example.com"
 	signer, err := localsigner.New("RS256")
@@ -58,13 +60,16 @@ func TestOIDCCDiscoveryEndpointVerification(t *testing.T) {
 		if doc["issuer"] != issuer {
 			t.Errorf("issuer %v, want %s", doc["issuer"], issuer)
 		}
-		for _, name := range []string{"authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint"} {
+		for _, name := range []string{"authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint", "userinfo_endpoint"} {
 			if s, _ := doc[name].(string); !strings.HasPrefix(s, issuer+"/") {
 				t.Errorf("%s %v, want an https URL under the issuer", name, doc[name])
 			}
 		}
 		if doc["end_session_endpoint"] != issuer+oauth.PathLogout {
 			t.Errorf("end_session_endpoint %v", doc["end_session_endpoint"])
+		}
+		if doc["userinfo_endpoint"] != issuer+oauth.PathUserInfo {
+			t.Errorf("userinfo_endpoint %v, want %s", doc["userinfo_endpoint"], issuer+oauth.PathUserInfo)
 		}
 		if rt := strs("response_types_supported"); !slices.Contains(rt, "code") {
 			t.Errorf("response_types_supported %v lacks code", rt)
@@ -86,20 +91,31 @@ func TestOIDCCDiscoveryEndpointVerification(t *testing.T) {
 			t.Errorf("scopes_supported %v names openid twice", got)
 		}
 		claims := strs("claims_supported")
-		for _, c := range []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"} {
+		// The ID token's claims, and every standard claim UserInfo can
+		// release (Core §5.4: profile, email, address, phone), each once.
+		for _, c := range append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"}, oauth.SupportedClaims...) {
 			if !slices.Contains(claims, c) {
 				t.Errorf("claims_supported %v lacks %s", claims, c)
 			}
 		}
+		for _, c := range []string{"name", "email", "email_verified", "preferred_username", "address", "phone_number", "updated_at"} {
+			if !slices.Contains(claims, c) {
+				t.Errorf("claims_supported %v lacks the user claim %s, which UserInfo returns", claims, c)
+			}
+		}
+		seen := map[string]bool{}
+		for _, c := range claims {
+			if seen[c] {
+				t.Errorf("claims_supported %v names %s twice", claims, c)
+			}
+			seen[c] = true
+		}
 		// Nothing the server cannot supply: no acr (one sign-in method),
-		// no user claims until the UserInfo endpoint is advertised.
-		for _, c := range []string{"acr", "azp", "name", "email"} {
+		// no azp (one audience).
+		for _, c := range []string{"acr", "azp"} {
 			if slices.Contains(claims, c) {
 				t.Errorf("claims_supported %v names %s, which nothing supplies", claims, c)
 			}
-		}
-		if _, ok := doc["userinfo_endpoint"]; ok {
-			t.Errorf("userinfo_endpoint advertised: the UserInfo function is not deployed yet")
 		}
 		for _, name := range []string{"claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported", "require_request_uri_registration"} {
 			if v, ok := doc[name]; !ok || v != false {

@@ -38,6 +38,9 @@ type Metadata struct {
 	// Gateway's JWT authorizer reads to find jwks_uri.
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	// UserInfoEndpoint is the UserInfo endpoint (OpenID Connect Discovery
+	// 1.0 §3: RECOMMENDED; OpenID Connect Core 1.0 §5.3).
+	UserInfoEndpoint string `json:"userinfo_endpoint"`
 	// OpenID Connect Discovery 1.0 §3. ClaimsSupported names the claims
 	// the server may release (RECOMMENDED). The claims, request and
 	// request_uri parameters are not supported, and say so: a missing
@@ -54,9 +57,10 @@ type Metadata struct {
 
 // ClaimsSupported are the claims Gatehouse supplies (OpenID Connect
 // Discovery 1.0 §3, claims_supported): those of its ID tokens (OpenID
-// Connect Core §2, §3.1.3.6). The user's standard claims (§5.1) join them
-// when the UserInfo endpoint is advertised.
-var ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"}
+// Connect Core §2, §3.1.3.6), then the user's standard claims (§5.1) that
+// the UserInfo endpoint returns (SupportedClaims, sub once).
+var ClaimsSupported = append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"},
+	SupportedClaims[1:]...)
 
 // Discovery is what an authorization server publishes about itself: its
 // metadata (RFC 8414) and the public keys of its tokens (RFC 7517). It
@@ -120,6 +124,7 @@ func (d *Discovery) Metadata() *Metadata {
 		AuthorizationResponseISSParameterSupported:         true,
 		SubjectTypesSupported:                              []string{"public"},
 		IDTokenSigningAlgValuesSupported:                   []string{d.signer.Algorithm()},
+		UserInfoEndpoint:                                   d.url(PathUserInfo),
 		ClaimsSupported:                                    slices.Clone(ClaimsSupported),
 		EndSessionEndpoint:                                 d.url(PathLogout),
 	}
