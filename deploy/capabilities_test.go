@@ -49,7 +49,11 @@ func capabilityProblems(function string, cfg config.Config) []string {
 	for what, list := range map[string][]string{
 		"grant_types_supported " + oauth.GrantImplicit:        md.GrantTypesSupported,
 		"response_types_supported " + oauth.ResponseTypeToken: md.ResponseTypesSupported,
-		"response_modes_supported fragment":                   md.ResponseModesSupported,
+		// OpenID Connect Core §3.2, §3.3: signed at the authorization endpoint too.
+		"response_types_supported " + oauth.ResponseTypeIDToken:      md.ResponseTypesSupported,
+		"response_types_supported " + oauth.ResponseTypeIDTokenToken: md.ResponseTypesSupported,
+		"response_types_supported " + oauth.ResponseTypeCodeIDToken:  md.ResponseTypesSupported,
+		"response_modes_supported fragment":                          md.ResponseModesSupported,
 	} {
 		name, value, _ := strings.Cut(what, " ")
 		if slices.Contains(list, value) {

@@ -151,7 +151,7 @@ var flagOfField = map[string]string{
 	"client_secret":              "--auth-method",
 	"token_endpoint_auth_method": "--auth-method",
 	"grant_types":                "--grant-type",
-	"response_types":             "--grant-type",
+	"response_types":             "--response-type",
 	"redirect_uris":              "--redirect-uri",
 	"post_logout_redirect_uris":  "--post-logout-redirect-uri",
 	"scope":                      "--scope",
@@ -168,6 +168,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("clients create", "--grant-type TYPE [--grant-type TYPE]... [flags]")
 	var (
 		redirectURIs, grantTypes stringList
+		responseTypes            stringList
 		postLogoutRedirectURIs   stringList
 		id, name, scope, method  string
 		lifetime                 string
@@ -182,6 +183,8 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 	fs.Var(&postLogoutRedirectURIs, "post-logout-redirect-uri",
 		"a `URI` the end-session endpoint may send the browser back to after a logout (post_logout_redirect_uris; repeatable)")
 	fs.Var(&grantTypes, "grant-type", "a grant `type` (repeatable, at least one): authorization_code, implicit, password, client_credentials, refresh_token")
+	fs.Var(&responseTypes, "response-type", "a response `type` (repeatable; default: code for authorization_code, token for implicit): "+
+		"also the OpenID Connect \"id_token\" and \"id_token token\" (grant type implicit) and \"code id_token\" (authorization_code and implicit)")
 	fs.StringVar(&scope, "scope", "", "the space-separated `scopes` the client may request")
 	fs.StringVar(&method, "auth-method", oauth.AuthMethodBasic,
 		"token_endpoint_auth_method: client_secret_basic, client_secret_post, private_key_jwt (no secret: keys from "+
@@ -220,6 +223,7 @@ func (c *cli) clientsCreate(ctx context.Context, args []string) error {
 		RedirectURIs:            redirectURIs,
 		PostLogoutRedirectURIs:  postLogoutRedirectURIs,
 		GrantTypes:              grantTypes,
+		ResponseTypes:           responseTypes,
 		Scope:                   scope,
 		TokenEndpointAuthMethod: method,
 		JWKS:                    jwksData,

@@ -48,7 +48,10 @@ type SeedClient struct {
 	// GrantTypes is required: the seed states what each client may do.
 	GrantTypes []string `json:"grant_types"`
 	// ResponseTypes defaults to what GrantTypes allow: "code" for
-	// authorization_code, "token" for implicit.
+	// authorization_code, "token" for implicit. The OpenID Connect
+	// response types "id_token", "id_token token" and "code id_token"
+	// (OpenID Connect Core 1.0 §3.2, §3.3) are only ever registered
+	// explicitly, with the grant types they imply (RFC 7591 §2.1).
 	ResponseTypes []string `json:"response_types,omitempty"`
 	// Scope is the space-separated scope the client may request.
 	Scope string `json:"scope,omitempty"`
@@ -114,8 +117,21 @@ const MaxJWKSBytes = 16 << 10
 var (
 	knownGrantTypes    = []string{oauth.GrantAuthorizationCode, oauth.GrantImplicit, oauth.GrantPassword, oauth.GrantClientCredentials, oauth.GrantRefreshToken}
 	knownAuthMethods   = []string{oauth.AuthMethodBasic, oauth.AuthMethodPost, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone}
-	knownResponseTypes = []string{oauth.ResponseTypeCode, oauth.ResponseTypeToken}
+	knownResponseTypes = []string{oauth.ResponseTypeCode, oauth.ResponseTypeToken,
+		oauth.ResponseTypeIDToken, oauth.ResponseTypeIDTokenToken, oauth.ResponseTypeCodeIDToken}
 )
+
+// responseTypesFor returns the known response types that use grant type g
+// (quoted, for messages).
+func responseTypesFor(g string) []string {
+	var out []string
+	for _, rt := range knownResponseTypes {
+		if slices.Contains(oauth.ResponseTypeGrants(rt), g) {
+			out = append(out, fmt.Sprintf("%q", rt))
+		}
+	}
+	return out
+}
 
 // Validate checks the client's metadata and fills in its defaults:
 // token_endpoint_auth_method (client_secret_basic with a secret,
@@ -203,23 +219,37 @@ func (c *SeedClient) Validate() []FieldError {
 			c.ResponseTypes = append(c.ResponseTypes, oauth.ResponseTypeToken)
 		}
 	} else {
+		// A response type is a set of words (RFC 6749 §3.1.1): each is
+		// stored in its canonical order ("token id_token" becomes
+		// "id_token token"), and needs the grant types it implies (RFC 7591
+		// §2.1; OpenID Connect Dynamic Client Registration 1.0 §2: "code
+		// id_token" needs authorization_code and implicit).
 		for i, rt := range c.ResponseTypes {
-			switch {
-			case !slices.Contains(knownResponseTypes, rt):
+			canon := oauth.CanonicalResponseType(rt)
+			if canon == "" {
 				v.fail("response_types", "unknown response type %q (known: %s)", rt, strings.Join(knownResponseTypes, ", "))
-			case slices.Index(c.ResponseTypes, rt) < i:
+				continue
+			}
+			c.ResponseTypes[i] = canon
+			if slices.Index(c.ResponseTypes, canon) < i {
 				v.fail("response_types", "duplicate response type %q", rt)
-			case rt == oauth.ResponseTypeCode && !has(oauth.GrantAuthorizationCode):
-				v.fail("response_types", "%q needs grant type %q", rt, oauth.GrantAuthorizationCode)
-			case rt == oauth.ResponseTypeToken && !has(oauth.GrantImplicit):
-				v.fail("response_types", "%q needs grant type %q", rt, oauth.GrantImplicit)
+				continue
+			}
+			for _, g := range oauth.ResponseTypeGrants(canon) {
+				if !has(g) {
+					v.fail("response_types", "%q needs grant type %q", rt, g)
+				}
 			}
 		}
-		if has(oauth.GrantAuthorizationCode) && !slices.Contains(c.ResponseTypes, oauth.ResponseTypeCode) {
-			v.fail("response_types", "grant type %q needs response type %q", oauth.GrantAuthorizationCode, oauth.ResponseTypeCode)
-		}
-		if has(oauth.GrantImplicit) && !slices.Contains(c.ResponseTypes, oauth.ResponseTypeToken) {
-			v.fail("response_types", "grant type %q needs response type %q", oauth.GrantImplicit, oauth.ResponseTypeToken)
+		// Each redirect-based grant type is used by some response type.
+		for _, g := range []string{oauth.GrantAuthorizationCode, oauth.GrantImplicit} {
+			used := slices.ContainsFunc(c.ResponseTypes, func(rt string) bool {
+				return slices.Contains(oauth.ResponseTypeGrants(rt), g)
+			})
+			if has(g) && !used {
+				uses := responseTypesFor(g)
+				v.fail("response_types", "grant type %q needs response type %s (or %s)", g, uses[0], strings.Join(uses[1:], ", "))
+			}
 		}
 	}
 

@@ -107,8 +107,8 @@ func (h *Handlers) approve(w http.ResponseWriter, r *http.Request, req *oauth.Au
 		return
 	case err != nil:
 		rec.fail(err)
-	case req.ResponseType == oauth.ResponseTypeToken:
-		rec.issued()
+	case req.ResponseType != oauth.ResponseTypeCode:
+		rec.issued() // a token or an ID token, from this endpoint
 	}
 	h.redirect(w, r, rec, location)
 }
@@ -395,12 +395,14 @@ func errLogoutTooLarge() *oauth.Error {
 }
 
 // grantOf names the grant an authorization request's response type starts
-// (RFC 6749 §4.1, §4.2), for the log.
+// (RFC 6749 §4.1, §4.2), for the log: the implicit grant for every
+// response type that returns tokens from the authorization endpoint
+// (OpenID Connect Core 1.0 §3.2, §3.3), "code id_token" included.
 func grantOf(responseType string) string {
-	switch responseType {
+	switch oauth.CanonicalResponseType(responseType) {
 	case oauth.ResponseTypeCode:
 		return oauth.GrantAuthorizationCode
-	case oauth.ResponseTypeToken:
+	case oauth.ResponseTypeToken, oauth.ResponseTypeIDToken, oauth.ResponseTypeIDTokenToken, oauth.ResponseTypeCodeIDToken:
 		return oauth.GrantImplicit
 	}
 	return ""

@@ -153,7 +153,7 @@ func TestAuthorizeRedirectedErrors(t *testing.T) {
 		inFragment bool
 	}{
 		{"missing response_type", withParams(web, "response_type", ""), redirectURI, oauth.CodeInvalidRequest, false},
-		{"unknown response_type", withParams(web, "response_type", "id_token"), redirectURI, oauth.CodeUnsupportedResponseType, false},
+		{"unknown response_type", withParams(web, "response_type", "code token"), redirectURI, oauth.CodeUnsupportedResponseType, false},
 		{"unknown response_type with odd characters", withParams(web, "response_type", "t\u00f8ken\"\\\x01\u2603"), redirectURI, oauth.CodeUnsupportedResponseType, false},
 		{"combined response_type", withParams(web, "response_type", "code token"), redirectURI, oauth.CodeUnsupportedResponseType, false},
 		{"code client asks for token", withParams(web, "response_type", "token"), redirectURI, oauth.CodeUnauthorizedClient, true},

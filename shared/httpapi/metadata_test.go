@@ -24,7 +24,7 @@ func TestMetadata(t *testing.T) {
 		"revocation_endpoint":                           ts.URL + "/revoke",
 		"introspection_endpoint":                        ts.URL + "/introspect",
 		"scopes_supported":                              []any{"openid", "read", "write", "admin"},
-		"response_types_supported":                      []any{"code", "token"},
+		"response_types_supported":                      []any{"code", "token", "id_token", "id_token token", "code id_token"},
 		"response_modes_supported":                      []any{"query", "fragment"},
 		"grant_types_supported":                         []any{"authorization_code", "implicit", "password", "client_credentials", "refresh_token"},
 		"token_endpoint_auth_methods_supported":         []any{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},

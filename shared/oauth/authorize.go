@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,8 @@ type AuthorizeRequest struct {
 	HintSubject string
 	// Nonce is the nonce parameter ("" if absent), put on the code and
 	// returned in the ID token (OpenID Connect Core §3.1.2.1): optional
-	// for the code flow.
+	// for the code flow, required for a response type that returns an ID
+	// token from the authorization endpoint (§3.2.2.1, §3.3.2.11).
 	Nonce string
 	// Params are the request's parameters, for carrying the request through
 	// the login and consent pages.
@@ -78,6 +80,10 @@ func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (
 	given := params.Get("redirect_uri")
 	redirect := matchRedirectURI(client, given)
 	switch {
+	case given == "" && slices.Contains(strings.Fields(params.Get("scope")), ScopeOpenID):
+		// OpenID Connect Core §3.1.2.1: REQUIRED in an OpenID request,
+		// even where RFC 6749 §3.1.2.3 lets a single registration stand in.
+		return nil, ErrInvalidRequest("redirect_uri is required in an OpenID Connect request (scope openid)")
 	case redirect != "":
 	case len(client.RedirectURIs) == 0:
 		return nil, ErrInvalidRequest("the client has no redirect URI")
@@ -112,6 +118,9 @@ func (s *Server) ParseAuthorizeRequest(ctx context.Context, params url.Values) (
 
 func (s *Server) validateAuthorizeRequest(req *AuthorizeRequest, params url.Values) *Error {
 	client := req.Client
+	if rt := CanonicalResponseType(req.ResponseType); rt != "" {
+		req.ResponseType = rt
+	}
 	switch req.ResponseType {
 	case "":
 		return ErrInvalidRequest("response_type is missing")
@@ -127,6 +136,23 @@ func (s *Server) validateAuthorizeRequest(req *AuthorizeRequest, params url.Valu
 		if !client.AllowsGrant(GrantImplicit) || !client.AllowsResponseType(ResponseTypeToken) {
 			return ErrUnauthorizedClient("this client may not use the implicit grant")
 		}
+	case ResponseTypeIDToken, ResponseTypeIDTokenToken, ResponseTypeCodeIDToken:
+		// OpenID Connect Core §3.2, §3.3: the ID token (and access token)
+		// are signed here, at the authorization endpoint, which may sign
+		// only where the implicit grant is allowed (Config.DisableImplicitGrant).
+		if s.cfg.DisableImplicitGrant {
+			return ErrUnsupportedResponseType("response_type %q (tokens from the authorization endpoint) is not supported: use response_type code with PKCE", req.ResponseType)
+		}
+		// The client registered this response type and the grants it
+		// implies (RFC 7591 §2.1).
+		for _, g := range ResponseTypeGrants(req.ResponseType) {
+			if !client.AllowsGrant(g) {
+				return ErrUnauthorizedClient("this client may not use response_type %q: it did not register grant type %q", req.ResponseType, g)
+			}
+		}
+		if !client.AllowsResponseType(req.ResponseType) {
+			return ErrUnauthorizedClient("this client did not register response_type %q", req.ResponseType)
+		}
 	default:
 		return ErrUnsupportedResponseType("response_type %q is not supported", req.ResponseType)
 	}
@@ -138,10 +164,15 @@ func (s *Server) validateAuthorizeRequest(req *AuthorizeRequest, params url.Valu
 		return oe
 	}
 	req.Scopes = scopes
+	if returnsIDToken(req.ResponseType) {
+		if oe := req.validateIDTokenResponse(); oe != nil {
+			return oe
+		}
+	}
 	if oe := req.parsePrompt(params); oe != nil {
 		return oe
 	}
-	if req.ResponseType == ResponseTypeCode {
+	if hasResponseWord(req.ResponseType, ResponseTypeCode) {
 		return req.validatePKCE(params)
 	}
 	return nil
@@ -174,11 +205,25 @@ func (req *AuthorizeRequest) validatePKCE(params url.Values) *Error {
 	return nil
 }
 
+// defaultResponseMode is "query" for response_type=code and "fragment"
+// for every response type that returns a token or an ID token (RFC 6749
+// §4.2.2; Multiple Response Type Encoding Practices §2.1, §5: such a
+// response MUST NOT be sent in the query). It is the only mode served.
 func (req *AuthorizeRequest) defaultResponseMode() string {
-	if req.ResponseType == ResponseTypeToken {
+	if req.inFragment() {
 		return "fragment"
 	}
 	return "query"
+}
+
+// inFragment reports whether the response goes in the redirect URI's
+// fragment (defaultResponseMode).
+func (req *AuthorizeRequest) inFragment() bool {
+	switch req.ResponseType {
+	case ResponseTypeToken, ResponseTypeIDToken, ResponseTypeIDTokenToken, ResponseTypeCodeIDToken:
+		return true
+	}
+	return false
 }
 
 // Approve issues the response to an authorization the user approved and
@@ -196,9 +241,12 @@ func (req *AuthorizeRequest) defaultResponseMode() string {
 func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Session, consent bool) (location string, err error) {
 	change := s.sessionChange(sess, req, consent)
 	var params url.Values
-	if req.ResponseType == ResponseTypeToken {
+	switch {
+	case req.ResponseType == ResponseTypeToken:
 		params, err = s.issueImplicit(ctx, req, sess, change)
-	} else {
+	case returnsIDToken(req.ResponseType):
+		params, err = s.issueFrontChannel(ctx, req, sess, change)
+	default:
 		params, err = s.issueCode(ctx, req, sess, change)
 	}
 	if errors.Is(err, ErrNotFound) {
@@ -212,7 +260,7 @@ func (s *Server) Approve(ctx context.Context, req *AuthorizeRequest, sess *Sessi
 		params.Set("state", req.State)
 	}
 	params.Set("iss", s.cfg.Issuer) // RFC 9207 §2
-	return appendParams(req.RedirectURI, params, req.ResponseType == ResponseTypeToken), nil
+	return appendParams(req.RedirectURI, params, req.inFragment()), nil
 }
 
 // ErrorRedirect returns the redirect URL carrying an error response
@@ -233,7 +281,7 @@ func (s *Server) ErrorRedirect(req *AuthorizeRequest, oe *Error) string {
 		params.Set("state", req.State)
 	}
 	params.Set("iss", s.cfg.Issuer)
-	return appendParams(req.RedirectURI, params, req.ResponseType == ResponseTypeToken)
+	return appendParams(req.RedirectURI, params, req.inFragment())
 }
 
 // issueCode creates and stores an authorization code (RFC 6749 §4.1.2):
@@ -241,8 +289,17 @@ func (s *Server) ErrorRedirect(req *AuthorizeRequest, oe *Error) string {
 // must match.
 func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Session, change *SessionChange) (url.Values, error) {
 	code := RandomToken()
+	if err := s.storeCode(ctx, req, sess, change, code); err != nil {
+		return nil, err
+	}
+	return url.Values{"code": {code}}, nil
+}
+
+// storeCode stores the authorization code code with the session change,
+// in one write.
+func (s *Server) storeCode(ctx context.Context, req *AuthorizeRequest, sess *Session, change *SessionChange, code string) error {
 	now := s.now()
-	err := s.store.CreateCode(ctx, &AuthorizationCode{
+	return s.store.CreateCode(ctx, &AuthorizationCode{
 		Hash:                HashToken(code),
 		GrantID:             RandomToken(),
 		ClientID:            req.Client.ID,
@@ -256,10 +313,6 @@ func (s *Server) issueCode(ctx context.Context, req *AuthorizeRequest, sess *Ses
 		Nonce:               req.Nonce,
 		ExpiresAt:           now.Add(s.cfg.CodeLifetime),
 	}, change)
-	if err != nil {
-		return nil, err
-	}
-	return url.Values{"code": {code}}, nil
 }
 
 // issueImplicit issues an access token in the authorization response

@@ -31,8 +31,16 @@ func (c *Client) IsPublic() bool { return c.TokenEndpointAuthMethod == AuthMetho
 // AllowsGrant reports whether the client registered the grant type.
 func (c *Client) AllowsGrant(grantType string) bool { return slices.Contains(c.GrantTypes, grantType) }
 
-// AllowsResponseType reports whether the client registered the response type.
-func (c *Client) AllowsResponseType(rt string) bool { return slices.Contains(c.ResponseTypes, rt) }
+// AllowsResponseType reports whether the client registered the response
+// type, in any word order (RFC 6749 §3.1.1; Multiple Response Type
+// Encoding Practices §5): "token id_token" is "id_token token".
+func (c *Client) AllowsResponseType(rt string) bool {
+	if slices.Contains(c.ResponseTypes, rt) {
+		return true
+	}
+	want := CanonicalResponseType(rt)
+	return want != "" && slices.ContainsFunc(c.ResponseTypes, func(r string) bool { return CanonicalResponseType(r) == want })
+}
 
 // ClientCredentials is what a request presented to authenticate its client
 // (RFC 6749 §2.3). The HTTP layer fills it in and makes sure only one method

@@ -3,9 +3,10 @@ package oauth
 import (
 	"context"
 	"crypto"
-	_ "crypto/sha256" // SHA-256 for at_hash
-	_ "crypto/sha512" // SHA-384 and SHA-512 for at_hash
+	_ "crypto/sha256" // SHA-256 for at_hash and c_hash
+	_ "crypto/sha512" // SHA-384 and SHA-512 for at_hash and c_hash
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,6 +53,10 @@ type IDTokenClaims struct {
 	// AccessTokenHash is at_hash (§3.1.3.6): the left half of the hash of
 	// the access token issued with the ID token.
 	AccessTokenHash string `json:"at_hash,omitempty"`
+	// CodeHash is c_hash (§3.3.2.11): the left half of the hash of the
+	// authorization code issued with an ID token at the authorization
+	// endpoint (response_type "code id_token").
+	CodeHash string `json:"c_hash,omitempty"`
 	// AMR is the authentication methods (§2, RFC 8176): ["pwd"].
 	AMR []string `json:"amr,omitempty"`
 }
@@ -64,34 +69,99 @@ func hasScope(scopes []string, scope string) bool { return slices.Contains(scope
 // Sign call (a KMS request on AWS). authTime is the sign-in the grant
 // came from; nonce is "" on a refresh.
 func (s *Server) issueIDToken(ctx context.Context, client *Client, subject string, authTime time.Time, nonce, accessToken string) (string, error) {
-	atHash, err := accessTokenHash(s.signer.Algorithm(), accessToken)
-	if err != nil {
-		return "", err
-	}
+	return s.mintIDToken(ctx, idTokenParams{client: client, subject: subject, authTime: authTime, nonce: nonce, accessToken: accessToken})
+}
+
+// idTokenParams are what an ID token says beyond what every one says.
+type idTokenParams struct {
+	client   *Client
+	subject  string
+	authTime time.Time
+	nonce    string
+	// accessToken is the access token issued with the ID token, bound by
+	// at_hash (§3.1.3.6, §3.2.2.10, §3.3.2.11); "" for none.
+	accessToken string
+	// code is the authorization code issued with the ID token at the
+	// authorization endpoint, bound by c_hash (§3.3.2.11); "" for none.
+	code string
+	// claims are user claims to include (§5.4: response_type=id_token,
+	// where no access token can fetch them); sub and the ID token's own
+	// claims are never overwritten.
+	claims map[string]any
+}
+
+// mintIDToken signs an ID token (§2) for the token endpoint or the
+// authorization endpoint: one Sign call.
+func (s *Server) mintIDToken(ctx context.Context, p idTokenParams) (string, error) {
 	now := s.now().Truncate(time.Second)
 	claims := &IDTokenClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.cfg.Issuer,
-			Subject:   subject,
-			Audience:  jwt.ClaimStrings{client.ID},
+			Subject:   p.subject,
+			Audience:  jwt.ClaimStrings{p.client.ID},
 			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.IDTokenLifetime)),
 			IssuedAt:  jwt.NewNumericDate(now),
 		},
-		Nonce:           nonce,
-		AccessTokenHash: atHash,
-		AMR:             []string{AMRPassword},
+		Nonce: p.nonce,
+		AMR:   []string{AMRPassword},
 	}
-	if !authTime.IsZero() {
-		claims.AuthTime = jwt.NewNumericDate(authTime.Truncate(time.Second))
+	var err error
+	if p.accessToken != "" {
+		if claims.AccessTokenHash, err = accessTokenHash(s.signer.Algorithm(), p.accessToken); err != nil {
+			return "", err
+		}
+	}
+	if p.code != "" {
+		if claims.CodeHash, err = tokenHash(s.signer.Algorithm(), p.code); err != nil {
+			return "", err
+		}
+	}
+	if !p.authTime.IsZero() {
+		claims.AuthTime = jwt.NewNumericDate(p.authTime.Truncate(time.Second))
+	}
+	if len(p.claims) > 0 {
+		return signJWT(ctx, s.signer, IDTokenType, &idTokenWithClaims{IDTokenClaims: claims, user: p.claims})
 	}
 	return signJWT(ctx, s.signer, IDTokenType, claims)
+}
+
+// idTokenWithClaims is an ID token that also carries user claims (OpenID
+// Connect Core §5.4, response_type=id_token).
+type idTokenWithClaims struct {
+	*IDTokenClaims
+	user map[string]any
+}
+
+// MarshalJSON writes the ID token's claims, then the user claims it does
+// not already have (sub is the ID token's).
+func (c *idTokenWithClaims) MarshalJSON() ([]byte, error) {
+	raw, err := json.Marshal(c.IDTokenClaims)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	for k, v := range c.user {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	return json.Marshal(out)
 }
 
 // accessTokenHash is at_hash (OpenID Connect Core §3.1.3.6): the
 // base64url encoding of the left-most half of the hash of the access
 // token's ASCII octets, with the hash of the ID token's JWS algorithm
 // (SHA-256 for RS256, PS256 and ES256).
-func accessTokenHash(alg, accessToken string) (string, error) {
+func accessTokenHash(alg, accessToken string) (string, error) { return tokenHash(alg, accessToken) }
+
+// tokenHash is the left-half hash of at_hash and c_hash (OpenID Connect
+// Core §3.1.3.6, §3.3.2.11: "the base64url encoding of the left-most half
+// of the hash of the octets of the ASCII representation of the code",
+// with the hash of the ID token's alg).
+func tokenHash(alg, value string) (string, error) {
 	var h crypto.Hash
 	switch {
 	case strings.HasSuffix(alg, "256"):
@@ -101,10 +171,10 @@ func accessTokenHash(alg, accessToken string) (string, error) {
 	case strings.HasSuffix(alg, "512"):
 		h = crypto.SHA512
 	default:
-		return "", fmt.Errorf("oauth: no at_hash for algorithm %q", alg)
+		return "", fmt.Errorf("oauth: no at_hash or c_hash for algorithm %q", alg)
 	}
 	d := h.New()
-	d.Write([]byte(accessToken))
+	d.Write([]byte(value))
 	sum := d.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), nil
 }

@@ -144,12 +144,15 @@ func (d *Discovery) scopes() []string {
 // responseTypes, responseModes and grantTypes advertise what the
 // authorization and token endpoints accept (RFC 8414 §2): the implicit
 // grant, its response_type=token and the fragment it answers in only when
-// the deployment allows it (Config.DisableImplicitGrant).
+// the deployment allows it (Config.DisableImplicitGrant). The OpenID
+// Connect response types that return an ID token from the authorization
+// endpoint (OpenID Connect Core 1.0 §3.2, §3.3; Discovery 1.0 §3) sign
+// there too, so they follow the same switch.
 func (d *Discovery) responseTypes() []string {
 	if d.cfg.DisableImplicitGrant {
 		return []string{ResponseTypeCode}
 	}
-	return []string{ResponseTypeCode, ResponseTypeToken}
+	return []string{ResponseTypeCode, ResponseTypeToken, ResponseTypeIDToken, ResponseTypeIDTokenToken, ResponseTypeCodeIDToken}
 }
 
 func (d *Discovery) responseModes() []string {

@@ -130,14 +130,22 @@ const (
 	maxRedirectDescription  = 200
 	redirectReserve         = 1 << 10
 	implicitRedirectReserve = 4 << 10
+	// idTokenRedirectReserve is the room of an ID token from the
+	// authorization endpoint (OpenID Connect Core §3.2.2.5, §3.3.2.5), its
+	// nonce (at most MaxNonceBytes) and user claims, with an access token
+	// or a code.
+	idTokenRedirectReserve = 6 << 10
 )
 
 // responseFits reports whether a response to redirect carrying state fits
 // in MaxRedirectBytes, whatever else it carries (redirectReserve).
 func (s *Server) responseFits(redirect, state, responseType string) bool {
 	reserve := redirectReserve
-	if responseType == ResponseTypeToken {
+	switch CanonicalResponseType(responseType) {
+	case ResponseTypeToken:
 		reserve = implicitRedirectReserve
+	case ResponseTypeIDToken, ResponseTypeIDTokenToken, ResponseTypeCodeIDToken:
+		reserve = idTokenRedirectReserve
 	}
 	n := len(redirect) + len("?state=") + len(url.QueryEscape(state)) + len("&iss=") + len(url.QueryEscape(s.cfg.Issuer))
 	return n+reserve <= MaxRedirectBytes
