@@ -276,6 +276,7 @@ func printBanner(w io.Writer, a *app.App, listening string) {
 		{"metadata", oauth.PathMetadata},
 		{"openid config", oauth.PathOpenIDMetadata},
 		{"jwks", oauth.PathJWKS},
+		{"userinfo", oauth.PathUserInfo},
 		{"logout", oauth.PathLogout},
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", e.name, srv.URL(e.path))
